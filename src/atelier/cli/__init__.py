@@ -1,0 +1,1 @@
+"""The ``atelier`` command: a thin layer over tasks, ops and metrics."""

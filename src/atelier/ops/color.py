@@ -1,0 +1,1 @@
+"""color ops (to be written)."""

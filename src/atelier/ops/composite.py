@@ -1,0 +1,1 @@
+"""composite ops (to be written)."""

@@ -1,0 +1,1 @@
+"""filters ops (to be written)."""

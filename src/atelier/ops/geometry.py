@@ -1,0 +1,1 @@
+"""geometry ops (to be written)."""

@@ -1,0 +1,1 @@
+"""User-facing tasks: numpy in, numpy out (and batch drivers over files)."""

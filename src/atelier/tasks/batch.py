@@ -1,0 +1,188 @@
+"""Batch editing: expand inputs (files, folders, globs), plan outputs, run a pipeline in a pool.
+
+Inputs from a folder keep their path relative to that folder under the output folder; single
+files and glob matches land directly in it. Every job loads, edits and saves one image; a bad
+file becomes a failed ``JobResult`` and the batch goes on.
+
+Example
+-------
+>>> import numpy as np, tempfile, os
+>>> from atelier.image import save_image
+>>> from atelier.ops import Pipeline
+>>> root = tempfile.mkdtemp(); save_image(os.path.join(root, "in", "a.png"), np.zeros((4, 4, 3), np.uint8))
+>>> jobs = plan_jobs([os.path.join(root, "in")], os.path.join(root, "out"))
+>>> [r.ok for r in run_jobs(jobs, Pipeline.parse("flip"), workers=1)]
+[True]
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from atelier.errors import AtelierError, InvalidArgument, OutputExists
+from atelier.image import DEFAULT_MAX_PIXELS, FORMATS, load_image, save_image
+from atelier.ops.pipeline import Pipeline
+
+
+@dataclass(frozen=True)
+class Job:
+    """One file to edit: where it comes from and where the result goes."""
+
+    source: Path
+    target: Path
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job: Job
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class SaveOptions:
+    format: str | None = None
+    quality: int = 95
+    overwrite: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+def is_image_path(path: Path) -> bool:
+    return path.suffix.lower() in FORMATS
+
+
+def expand_inputs(inputs: Sequence[str]) -> list[tuple[Path, Path]]:
+    """Expand files, folders (recursively) and globs into ``(file, relative_output_path)``.
+
+    Raises ``InvalidArgument`` for an input that matches nothing, and when nothing at all is
+    found.
+    """
+    found: list[tuple[Path, Path]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file() and is_image_path(p))
+            found += [(p, p.relative_to(path)) for p in files]
+        elif path.is_file():
+            found.append((path, Path(path.name)))
+        elif glob.has_magic(item):
+            matches = sorted(Path(p) for p in glob.glob(item, recursive=True))
+            found += [(p, Path(p.name)) for p in matches if p.is_file() and is_image_path(p)]
+        else:
+            raise InvalidArgument(f"{item}: no such file or folder")
+    if not found:
+        raise InvalidArgument(
+            f"no images found in {', '.join(inputs)} (looked for {', '.join(sorted(FORMATS))})"
+        )
+    return found
+
+
+def _with_format(path: Path, format: str | None) -> Path:
+    if format is None:
+        return path
+    return path.with_suffix("." + format.lower().lstrip("."))
+
+
+def plan_jobs(
+    inputs: Sequence[str], output: str, *, format: str | None = None, overwrite: bool = False
+) -> list[Job]:
+    """Map inputs to output paths. ``output`` is a file for one input file, else a folder.
+
+    Refuses (``OutputExists``) to write over any input unless ``overwrite`` is given, and
+    (``InvalidArgument``) two inputs that would land on the same output.
+    """
+    sources = expand_inputs(inputs)
+    out = Path(output)
+    single_file = (
+        len(sources) == 1 and len(inputs) == 1 and Path(inputs[0]).is_file() and is_image_path(out)
+    )
+    if single_file:
+        jobs = [Job(sources[0][0], _with_format(out, format))]
+    else:
+        if out.exists() and not out.is_dir():
+            raise InvalidArgument(f"{out} is a file; give a folder for {len(sources)} inputs")
+        jobs = [Job(src, _with_format(out / rel, format)) for src, rel in sources]
+    seen: dict[Path, Path] = {}
+    inputs_resolved = {src.resolve() for src, _ in sources}
+    for job in jobs:
+        target = job.target.resolve()
+        if target in seen:
+            raise InvalidArgument(
+                f"{job.source} and {seen[target]} would both be written to {job.target}"
+            )
+        seen[target] = job.source
+        if target in inputs_resolved and not overwrite:
+            raise OutputExists(
+                f"{job.target} is an input; choose another output or pass --overwrite"
+            )
+    return jobs
+
+
+def run_job(job: Job, pipeline: Pipeline, options: SaveOptions) -> JobResult:
+    """Load, edit and save one image; an ``AtelierError`` becomes a failed result."""
+    try:
+        if job.target.exists() and not options.overwrite:
+            raise OutputExists(f"{job.target} exists; pass --overwrite to replace it")
+        image = load_image(job.source, max_pixels=options.max_pixels)
+        result = pipeline.apply(image)
+        save_image(
+            job.target,
+            result,
+            format=options.format,
+            quality=options.quality,
+            overwrite=options.overwrite,
+        )
+    except AtelierError as exc:
+        return JobResult(job, str(exc))
+    return JobResult(job)
+
+
+def _init_worker(threads: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(threads)
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    pipeline: Pipeline,
+    *,
+    workers: int | None = None,
+    options: SaveOptions = SaveOptions(),
+    on_result: Callable[[JobResult], None] | None = None,
+) -> list[JobResult]:
+    """Run every job, in a process pool when ``workers`` > 1; results in job order.
+
+    Each worker gets ``cores // workers`` OpenCV threads so the pool does not oversubscribe.
+    """
+    cores = os.cpu_count() or 1
+    workers = max(1, min(workers or cores, len(jobs)))
+    results: list[JobResult] = []
+    for result in _iter_results(jobs, pipeline, workers, cores, options):
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def _iter_results(
+    jobs: Sequence[Job], pipeline: Pipeline, workers: int, cores: int, options: SaveOptions
+) -> Iterator[JobResult]:
+    if workers == 1:
+        for job in jobs:
+            yield run_job(job, pipeline, options)
+        return
+    threads = max(1, cores // workers)
+    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(threads,)) as pool:
+        chunk = max(1, min(16, len(jobs) // (workers * 4)))
+        yield from pool.map(
+            run_job, jobs, [pipeline] * len(jobs), [options] * len(jobs), chunksize=chunk
+        )
