@@ -52,7 +52,7 @@ def ops(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> No
             f"{p.name}: {p.type_name} = {_default(p)}" + (f" in {p.range}" if p.range else "")
             for p in s.params
         )
-        table.add_row(s.name, s.category, params or "-", s.summary)
+        table.add_row(s.name, s.category, params or "-", s.summary.replace("``", ""))
     Console().print(table)
 
 

@@ -117,10 +117,10 @@ def _luma(image: np.ndarray) -> np.ndarray:
 
     Grey images are taken as Y already and only scaled to 0..255.
     """
-    scale = 255.0 / max_value(image.dtype)
+    peak = max_value(image.dtype)
     if image.ndim == 2:
-        return image.astype(np.float64) * scale
-    return image.astype(np.float64) @ (_Y_WEIGHTS / max_value(image.dtype)) + 16.0
+        return image.astype(np.float64) * (255.0 / peak)
+    return image.astype(np.float64) @ (_Y_WEIGHTS / peak) + 16.0
 
 
 def _blur(image: np.ndarray) -> np.ndarray:
@@ -134,6 +134,8 @@ def _ssim_terms(x: np.ndarray, y: np.ndarray, data_range: float) -> tuple[np.nda
     The maps are cropped by the window radius first (only pixels whose window lies inside the
     image count), as scikit-image does; the results have one value per channel.
     """
+    # float64 throughout: E[x^2] - mu^2 cancels badly in float32 on flat bright areas (errors
+    # near 1e-5 of SSIM); float64 is still about 4x faster than scikit-image on 2048 x 2048 RGB.
     x = x.astype(np.float64, copy=False)
     y = y.astype(np.float64, copy=False)
     c1 = (_K1 * data_range) ** 2

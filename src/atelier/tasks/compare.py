@@ -21,6 +21,7 @@ import numpy as np
 from atelier.errors import InvalidArgument
 from atelier.image import DEFAULT_MAX_PIXELS, load_image
 from atelier.metrics import get_metric
+from atelier.ops._arrays import to_float
 from atelier.tasks.batch import is_image_path
 
 
@@ -62,6 +63,8 @@ def compare_paths(
     for name, pa, pb in _pairs(Path(a), Path(b)):
         ia = load_image(pa, max_pixels=max_pixels)
         ib = load_image(pb, max_pixels=max_pixels)
+        if ia.dtype != ib.dtype:  # e.g. a 16-bit PNG against an 8-bit JPEG: compare in [0, 1]
+            ia, ib = to_float(ia), to_float(ib)
         row = Comparison(name)
         for metric, func in funcs.items():
             row.scores[metric] = float(
