@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from atelier.errors import ImageTooLarge, InvalidArgument, InvalidImage, OutputExists
-from atelier.ops._arrays import check_image, from_float, to_float
+from atelier.arrays import check_image, from_float, to_float
 
 #: Default limit on width x height, checked from the header before any pixel is decoded.
 DEFAULT_MAX_PIXELS = 100_000_000

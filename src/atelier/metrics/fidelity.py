@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from atelier.errors import InvalidArgument, InvalidImage, UnknownName
-from atelier.ops._arrays import check_image, max_value
+from atelier.arrays import check_image, max_value
 
 __all__ = ["METRICS", "get_metric", "ms_ssim", "mse", "psnr", "ssim"]
 
@@ -76,7 +76,7 @@ def _prepare(
     if a.dtype != b.dtype:
         raise InvalidImage(
             f"the images must have the same dtype to be compared; got {a.dtype} and {b.dtype} "
-            "(convert one, e.g. with atelier.ops._arrays.to_uint8 or to_float)"
+            "(convert one, e.g. with atelier.arrays.to_uint8 or to_float)"
         )
     if channel not in ("rgb", "y"):
         raise InvalidArgument(f"channel must be 'rgb' or 'y', got {channel!r}")

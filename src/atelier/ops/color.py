@@ -25,7 +25,8 @@ Ops (registered, category ``color``; numpy in, numpy out, same dtype and layout)
     ``grayscale``, ``brightness``, ``contrast``, ``gamma``, ``saturation``, ``hue``,
     ``autocontrast``, ``equalize``, ``clahe``, ``match_histogram``, ``white_balance``.
     They change the colour channels only: the alpha of an RGBA image is passed through
-    unchanged. Per-pixel tone curves on uint8 run as a 256-entry ``cv2.LUT``.
+    unchanged. Linear tone changes run as one ``cv2.transform``, other tone curves on uint8
+    as a 256-entry ``cv2.LUT``.
 
 Example
 -------
@@ -45,7 +46,7 @@ import cv2
 import numpy as np
 
 from atelier.errors import InvalidArgument, InvalidImage
-from atelier.ops._arrays import (
+from atelier.arrays import (
     SUPPORTED_DTYPES,
     check_image,
     from_float,
@@ -133,11 +134,6 @@ def _check_dtype(dtype: object) -> np.dtype:
     return dt
 
 
-def _ftype(image: np.ndarray) -> type:
-    """Float type to compute curve parameters in: float32 for float32 images, else float64."""
-    return np.float32 if image.dtype == np.float32 else np.float64
-
-
 def _n_colour(image: np.ndarray) -> int:
     """Number of colour channels: 1 (grey) or 3 (RGB, RGBA)."""
     return 3 if is_color(image) else 1
@@ -195,6 +191,30 @@ def _apply_curve(image: np.ndarray, curve: Callable[[np.ndarray], np.ndarray]) -
         return _apply_lut(image, from_float(curve(x), image.dtype))
     rgb, alpha = split_alpha(image)
     return merge_alpha(from_float(curve(rgb), image.dtype), alpha)
+
+
+def _apply_affine(image: np.ndarray, scale: object, offset: object) -> np.ndarray:
+    """``out = in * scale + offset`` per colour channel (fractions of full range; scalars or
+    one value per colour channel), clipped; alpha unchanged.
+
+    Runs as one ``cv2.transform`` with a diagonal matrix (rounds and saturates integer types;
+    faster than a per-channel LUT), except uint8 RGBA, where OpenCV's 4-channel transform has
+    no fast path and a 4-channel ``cv2.LUT`` is used.
+    """
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    k = _n_colour(image)
+    scale = np.broadcast_to(np.asarray(scale, np.float64), (k,))
+    offset = np.broadcast_to(np.asarray(offset, np.float64), (k,))
+    if image.dtype == np.uint8 and channels == 4:
+        return _apply_curve(image, lambda x: x * scale + offset)
+    matrix = np.zeros((channels, channels + 1))
+    matrix[np.arange(channels), np.arange(channels)] = 1.0  # alpha row stays identity
+    matrix[np.arange(k), np.arange(k)] = scale
+    matrix[:k, -1] = offset * max_value(image.dtype)
+    out = squeeze_like(cv2.transform(image, matrix), image)
+    if out.dtype.kind == "f":
+        np.clip(out, 0.0, 1.0, out=out)
+    return out
 
 
 def _channel_means(image: np.ndarray) -> np.ndarray:
@@ -527,7 +547,7 @@ def brightness(
     >>> brightness(np.array([[10, 250]], np.uint8), amount=0.1)
     array([[ 36, 255]], dtype=uint8)
     """
-    return _apply_curve(image, lambda x: x + amount)
+    return _apply_affine(image, 1.0, amount)
 
 
 @register("contrast", category="color")
@@ -561,7 +581,7 @@ def contrast(
     """
     means = _channel_means(image)
     mean = float(means @ _LUMA) if means.size == 3 else float(means[0])
-    return _apply_curve(image, lambda x: x * factor + (1.0 - factor) * mean)
+    return _apply_affine(image, factor, (1.0 - factor) * mean)
 
 
 @register("gamma", category="color")
@@ -742,9 +762,8 @@ def autocontrast(
     """
     lo, hi = _stretch_bounds(split_alpha(image)[0], cutoff, 100.0 - cutoff, per_channel)
     flat = hi <= lo
-    scale = np.where(flat, 1.0, 1.0 / np.where(flat, 1.0, hi - lo)).astype(_ftype(image))
-    offset = np.where(flat, 0.0, -lo * scale).astype(_ftype(image))
-    return _apply_curve(image, lambda x: x * scale + offset)
+    scale = np.where(flat, 1.0, 1.0 / np.where(flat, 1.0, hi - lo))
+    return _apply_affine(image, scale, np.where(flat, 0.0, -lo * scale))
 
 
 def _equalize_levels(values: np.ndarray, levels: int) -> np.ndarray:
@@ -988,5 +1007,4 @@ def white_balance(
         anchors = _stretch_bounds(split_alpha(image)[0], 0.0, percentile, True)[1]
         targets = np.ones_like(anchors)
     gains = np.where(anchors > 0, targets / np.where(anchors > 0, anchors, 1.0), 1.0)
-    gains = gains.astype(_ftype(image))
-    return _apply_curve(image, lambda x: x * gains)
+    return _apply_affine(image, gains, 0.0)

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from atelier.errors import InvalidArgument
-from atelier.ops._arrays import (
+from atelier.arrays import (
     from_float,
     is_color,
     max_value,

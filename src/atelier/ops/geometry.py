@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from atelier.errors import InvalidArgument
-from atelier.ops._arrays import max_value, squeeze_like
+from atelier.arrays import max_value, squeeze_like
 from atelier.ops.registry import Range, register
 
 __all__ = ["crop", "flip", "pad", "resize", "rotate"]

@@ -35,7 +35,7 @@ from typing import Any, Callable, Literal
 import numpy as np
 
 from atelier.errors import InvalidArgument, UnknownName
-from atelier.ops._arrays import check_image
+from atelier.arrays import check_image
 
 _REGISTRY: dict[str, "OpSpec"] = {}
 

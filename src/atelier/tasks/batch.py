@@ -18,6 +18,7 @@ Example
 from __future__ import annotations
 
 import glob
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -181,7 +182,12 @@ def _iter_results(
             yield run_job(job, pipeline, options)
         return
     threads = max(1, cores // workers)
-    with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(threads,)) as pool:
+    # forkserver, not fork: forking a process whose OpenCV/BLAS thread pools are live can
+    # deadlock the child.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
+    ) as pool:
         chunk = max(1, min(16, len(jobs) // (workers * 4)))
         yield from pool.map(
             run_job, jobs, [pipeline] * len(jobs), [options] * len(jobs), chunksize=chunk

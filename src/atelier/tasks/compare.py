@@ -21,7 +21,7 @@ import numpy as np
 from atelier.errors import InvalidArgument
 from atelier.image import DEFAULT_MAX_PIXELS, load_image
 from atelier.metrics import get_metric
-from atelier.ops._arrays import to_float
+from atelier.arrays import to_float
 from atelier.tasks.batch import is_image_path
 
 

@@ -1,4 +1,4 @@
-"""Checks and dtype conversions shared by every op (numpy in, numpy out, dtype preserved).
+"""The array convention of atelier: checks and dtype conversions (numpy in, numpy out).
 
 An image is ``H x W`` (grey) or ``H x W x C`` with C in {1, 3, 4} (grey, RGB, RGBA), of dtype
 uint8, uint16 (full range) or float32/float64 in [0, 1].
