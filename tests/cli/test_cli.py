@@ -176,3 +176,26 @@ def test_console_script_installed():
     assert result.returncode == 2
     assert result.stderr.strip() == "error: /nonexistent.png: no such file"
     assert "Traceback" not in result.stderr
+
+
+def test_edit_keeps_16bit_and_alpha(tmp_path):
+    deep = np.random.default_rng(0).integers(0, 65535, (20, 30, 3), endpoint=True).astype(np.uint16)
+    save_image(tmp_path / "deep.png", deep)
+    assert atelier("edit", tmp_path / "deep.png", "-o", tmp_path / "deep_out.png", "flip") == 0
+    out = load_image(tmp_path / "deep_out.png")
+    assert out.dtype == np.uint16
+    np.testing.assert_array_equal(out, deep[:, ::-1])
+    rgba = np.zeros((20, 30, 4), np.uint8)
+    rgba[..., 3] = np.arange(30, dtype=np.uint8)[None, :] * 8
+    save_image(tmp_path / "rgba.png", rgba)
+    assert atelier("edit", tmp_path / "rgba.png", "-o", tmp_path / "rgba_out.png", "brightness amount=0.5") == 0
+    out = load_image(tmp_path / "rgba_out.png")
+    np.testing.assert_array_equal(out[..., 3], rgba[..., 3])
+    assert atelier("edit", tmp_path / "rgba.png", "-o", tmp_path / "flat.jpg", "flip") == 0
+    assert load_image(tmp_path / "flat.jpg").shape == (20, 30, 3)
+
+
+def test_edit_one_pixel_image(tmp_path):
+    save_image(tmp_path / "one.png", np.array([[[10, 20, 30]]], np.uint8))
+    assert atelier("edit", tmp_path / "one.png", "-o", tmp_path / "o.png", "unsharp threshold=2 | rotate angle=45") == 0
+    assert load_image(tmp_path / "o.png").ndim == 3

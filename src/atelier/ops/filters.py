@@ -268,8 +268,8 @@ def unsharp(
     out = cv2.addWeighted(src, 1.0 + amount, blur, -amount, 0.0)
     if threshold > 0:
         limit = threshold * max_value(image.dtype) / 255.0
-        keep = cv2.compare(cv2.absdiff(src, blur), limit, cv2.CMP_LE)
-        out = cv2.copyTo(src, keep, out)
+        # numpy, not cv2.compare: OpenCV reads a 1x1x3 array as a scalar and refuses it
+        np.copyto(out, src, where=cv2.absdiff(src, blur) <= limit)
     return squeeze_like(_clip_float(out), image)
 
 
