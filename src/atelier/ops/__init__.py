@@ -11,10 +11,19 @@ Example
 (8, 8, 3)
 """
 
-from atelier.ops import color, composite, filters, geometry  # noqa: F401  (registers the ops)
+from atelier.ops import (  # noqa: F401  (registers the ops)
+    color,
+    color_spaces,
+    composite,
+    filters,
+    geometry,
+    histogram,
+)
 from atelier.ops.color import *  # noqa: F401,F403
+from atelier.ops.color_spaces import *  # noqa: F401,F403
 from atelier.ops.composite import *  # noqa: F401,F403
 from atelier.ops.filters import *  # noqa: F401,F403
 from atelier.ops.geometry import *  # noqa: F401,F403
+from atelier.ops.histogram import *  # noqa: F401,F403
 from atelier.ops.pipeline import Pipeline, Stage, apply_pipeline
 from atelier.ops.registry import OpSpec, ParamSpec, Range, get_op, list_ops, register

@@ -185,6 +185,7 @@ def _iter_results(
     # forkserver, not fork: forking a process whose OpenCV/BLAS thread pools are live can
     # deadlock the child.
     context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["atelier.ops", "atelier.image"])  # import once, fork many
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
     ) as pool:
