@@ -21,14 +21,18 @@ What it measures
 2. ``atelier edit`` through the real command line (a subprocess) over a folder of 200
    photo-like 1024 x 768 JPEGs, with ``-j 1`` and ``-j 2``.
 
-Timing: every candidate is called once to warm up, then timed in interleaved rounds (A, B, C,
-A, B, C, ...) so slow drifts of the machine hit all candidates alike; the repeat count is
-adaptive (about 1 s per candidate, at least 3 runs, at most 50) and the median is reported.
-OpenCV runs with its default thread count (printed in the header; Pillow and most of
-scikit-image are single-threaded, which is part of why OpenCV-based code is faster). A
+Timing: every candidate is called once to warm up and once to calibrate, then timed in
+interleaved rounds (A B C, B C A, C A B, ...) so slow drifts of the machine hit all
+candidates alike and none always follows the same one. Calls under 20 ms are repeated back
+to back within a run (timeit-style) so each run lasts about 20 ms; the run count is adaptive
+(about 1 s per candidate, at least 3 runs, at most 50) and the median time per call is
+reported. OpenCV runs with its default thread count (printed in the header; Pillow and most
+of scikit-image are single-threaded, which is part of why OpenCV-based code is faster). A
 candidate whose single run would take more than 20 s at 2048 x 2048 (estimated from a
 256 x 256 probe) is measured, together with atelier's op, on the central 512 x 512 crop
-instead: its column shows ``ms@512`` and the ratio uses atelier's time at 512 x 512.
+instead: its column shows ``ms@512`` and the ratio uses atelier's time at 512 x 512. The
+machine's load average is printed: other work on a small machine skews every figure, so
+compare ratios, and re-run when the load is high.
 
 How to run
 ----------
@@ -36,14 +40,15 @@ How to run
                                               [--skip-batch]
 
 ``--quick`` is a smoke run (1-3 repeats, 2 s limit before falling back to 512 x 512, 40
-images in the folder, each batch mode once). JSON goes to ``benchmarks/results/
-ops_speed.json`` by default, with every single timing, the machine and the library versions.
+images in the folder, each batch mode once). ``--only gaussian_blur,batch`` runs some rows
+(and the folder run) only. JSON goes to ``benchmarks/results/ops_speed.json`` by default,
+with every single timing, the machine and the library versions.
 
 How to read the ratios
 ----------------------
 * ``overhead = atelier / raw OpenCV`` at the same size; target <= 1.10 (the wrapper costs at
   most 10 %). ``+us`` is the same difference in microseconds: for ops that take well under a
-  millisecond (crop, flip), a fixed few-microsecond Python cost (argument checks) can break
+  millisecond (crop), a fixed few-microsecond Python cost (argument checks) can break
   the 10 % rule while being irrelevant in practice; such misses (raw call under 1 ms, excess
   under 50 us) are marked "tiny".
 * ``vs peer = atelier / fastest peer`` among Pillow and scikit-image; target <= 1.00 (no op
@@ -53,7 +58,10 @@ How to read the ratios
 * ``diff`` is the mean absolute difference between atelier's and raw OpenCV's output (in
   output units, 0-255 for uint8): a sanity check that the two rows compute the same thing.
 * ``atelier edit`` speedup = time with ``-j 1`` / time with ``-j 2`` (best of two runs each,
-  wall clock of the whole command, start-up included); target >= 1.7.
+  wall clock of the whole command, start-up included); target >= 1.7. Next to it, the
+  "machine control" is the same ratio for two CPU-bound pure-Python processes: about 2 on an
+  idle 2-core machine; when it is far lower, another load holds a core and the batch figure
+  says nothing about atelier.
 """
 
 from __future__ import annotations
@@ -61,6 +69,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -88,7 +97,7 @@ from skimage import metrics as skmetrics
 
 import atelier
 from atelier import metrics as at_metrics
-from atelier.ops import color as at_color
+from atelier import ops as at_ops
 from atelier.ops import list_ops
 
 SIZE = 2048  # side of the test photo
@@ -149,9 +158,9 @@ class Inputs:
     pil_third = cached_property(lambda d: Image.fromarray(d.third))
     pil_mask = cached_property(lambda d: Image.fromarray(d.mask))
     # colour-space arrays, each in its library's own convention
-    hsv = cached_property(lambda d: at_color.rgb_to_hsv(d.img))
-    lab = cached_property(lambda d: at_color.rgb_to_lab(d.img))
-    ycc = cached_property(lambda d: at_color.rgb_to_ycbcr(d.img))
+    hsv = cached_property(lambda d: at_ops.rgb_to_hsv(d.img))
+    lab = cached_property(lambda d: at_ops.rgb_to_lab(d.img))
+    ycc = cached_property(lambda d: at_ops.rgb_to_ycbcr(d.img))
     sk_hsv = cached_property(lambda d: skcolor.rgb2hsv(d.img))
     pil_hsv = cached_property(lambda d: d.pil.convert("HSV"))
     pil_lab = cached_property(lambda d: ImageCms.applyTransform(d.pil, _PIL_TO_LAB))
@@ -537,62 +546,64 @@ OP_CASES: dict[str, Case] = {
 EXTRA_CASES: dict[str, Case] = {
     # second settings of central ops
     "alpha_blend alpha=0.3": Case(
-        atelier=lambda d: atelier.ops.alpha_blend(d.img, d.other, alpha=0.3),
+        atelier=lambda d: at_ops.alpha_blend(d.img, d.other, alpha=0.3),
         cv2=lambda d: cv2.addWeighted(d.img, 0.7, d.other, 0.3, 0),
         pil=lambda d: Image.blend(d.pil, d.pil_other, 0.3),
         note="constant opacity",
     ),
     "resize x1.5 bicubic": Case(
-        atelier=lambda d: atelier.ops.resize(d.img, width=d.w * 3 // 2, method="bicubic"),
-        cv2=lambda d: cv2.resize(d.img, (d.w * 3 // 2, d.h * 3 // 2), interpolation=cv2.INTER_CUBIC),
+        atelier=lambda d: at_ops.resize(d.img, width=d.w * 3 // 2, method="bicubic"),
+        cv2=lambda d: cv2.resize(
+            d.img, (d.w * 3 // 2, d.h * 3 // 2), interpolation=cv2.INTER_CUBIC
+        ),
         pil=lambda d: d.pil.resize((d.w * 3 // 2, d.h * 3 // 2), BICUBIC),
         sk=lambda d: transform.resize(d.img, (d.h * 3 // 2, d.w * 3 // 2), order=3),
         note="skimage order=3 is a spline, float64",
     ),
     "rotate angle=90": Case(
-        atelier=lambda d: atelier.ops.rotate(d.img, angle=90.0),
+        atelier=lambda d: at_ops.rotate(d.img, angle=90.0),
         cv2=lambda d: cv2.rotate(d.img, cv2.ROTATE_90_COUNTERCLOCKWISE),
         pil=lambda d: d.pil.transpose(Image.Transpose.ROTATE_90),
         note="lossless quarter turn; skimage: only numpy.rot90 (a view)",
     ),
     # colour-space conversions (float32 natural units out; back to uint8 images)
     "convert_color rgb->hsv": Case(
-        atelier=lambda d: at_color.convert_color(d.img, "rgb", "hsv"),
+        atelier=lambda d: at_ops.convert_color(d.img, "rgb", "hsv"),
         cv2=lambda d: cv2.cvtColor(_to_float32(d.img), cv2.COLOR_RGB2HSV),
         pil=lambda d: d.pil.convert("HSV"),
         sk=lambda d: skcolor.rgb2hsv(d.img),
         note="Pillow: 8-bit HSV; skimage: H in [0, 1], float64",
     ),
     "convert_color hsv->rgb": Case(
-        atelier=lambda d: at_color.convert_color(d.hsv, "hsv", "rgb", dtype=np.uint8),
+        atelier=lambda d: at_ops.convert_color(d.hsv, "hsv", "rgb", dtype=np.uint8),
         cv2=lambda d: _to_u8(cv2.cvtColor(d.hsv, cv2.COLOR_HSV2RGB)),
         pil=lambda d: d.pil_hsv.convert("RGB"),
         sk=lambda d: skcolor.hsv2rgb(d.sk_hsv),
         note="to uint8 (skimage: float64); raw: cvtColor + convertScaleAbs",
     ),
     "convert_color rgb->lab": Case(
-        atelier=lambda d: at_color.convert_color(d.img, "rgb", "lab"),
+        atelier=lambda d: at_ops.convert_color(d.img, "rgb", "lab"),
         cv2=lambda d: cv2.cvtColor(_to_float32(d.img), cv2.COLOR_RGB2Lab),
         pil=lambda d: ImageCms.applyTransform(d.pil, _PIL_TO_LAB),
         sk=lambda d: skcolor.rgb2lab(d.img),
         note="Pillow: ImageCms, 8-bit LAB; skimage float64",
     ),
     "convert_color lab->rgb": Case(
-        atelier=lambda d: at_color.convert_color(d.lab, "lab", "rgb", dtype=np.uint8),
+        atelier=lambda d: at_ops.convert_color(d.lab, "lab", "rgb", dtype=np.uint8),
         cv2=lambda d: _to_u8(cv2.cvtColor(d.lab, cv2.COLOR_Lab2RGB)),
         pil=lambda d: ImageCms.applyTransform(d.pil_lab, _PIL_FROM_LAB),
         sk=lambda d: skcolor.lab2rgb(d.lab),
         note="to uint8 (skimage: float64); raw: cvtColor + convertScaleAbs",
     ),
     "convert_color rgb->ycbcr": Case(
-        atelier=lambda d: at_color.convert_color(d.img, "rgb", "ycbcr"),
+        atelier=lambda d: at_ops.convert_color(d.img, "rgb", "ycbcr"),
         cv2=lambda d: cv2.transform(d.img.astype(np.float32), _YCC_FWD),
         pil=lambda d: d.pil.convert("YCbCr"),
         sk=lambda d: skcolor.rgb2ycbcr(d.img),
         note="BT.601 studio swing; Pillow: full-range JPEG YCbCr, 8-bit",
     ),
     "convert_color ycbcr->rgb": Case(
-        atelier=lambda d: at_color.convert_color(d.ycc, "ycbcr", "rgb", dtype=np.uint8),
+        atelier=lambda d: at_ops.convert_color(d.ycc, "ycbcr", "rgb", dtype=np.uint8),
         cv2=lambda d: _to_u8(cv2.transform(d.ycc, _YCC_INV)),
         pil=lambda d: d.pil_ycc.convert("RGB"),
         sk=lambda d: skcolor.ycbcr2rgb(d.ycc),
@@ -625,6 +636,7 @@ EXTRA_CASES: dict[str, Case] = {
 @dataclass
 class Settings:
     budget_s: float = 1.0  # timed seconds aimed at per candidate
+    run_s: float = 0.02  # calls faster than this are repeated within one run
     min_runs: int = 3
     max_runs: int = 50
     slow_s: float = 20.0  # single runs longer than this go to SMALL
@@ -632,32 +644,49 @@ class Settings:
     batch_repeats: int = 2
 
 
-def _clock(fn: Callable[[], Any]) -> float:
+def _clock(fn: Callable[[], Any], calls: int = 1) -> float:
+    """Seconds per call of ``fn`` over ``calls`` back-to-back calls.
+
+    Each output is freed when the next call returns, as in a pipeline; freeing the last one
+    is not timed.
+    """
     start = time.perf_counter()
-    result = fn()
+    for _ in range(calls):
+        result = fn()
     elapsed = time.perf_counter() - start
-    del result  # freeing the output is not part of the operation
-    return elapsed
+    del result
+    return elapsed / calls
 
 
-def measure(fns: dict[str, Callable[[], Any]], s: Settings) -> tuple[dict, dict]:
-    """Warm up every candidate, then time them in interleaved rounds; return (times, outputs).
+def measure(fns: dict[str, Callable[[], Any]], s: Settings) -> tuple[dict, dict, dict]:
+    """Warm up every candidate, then time them in interleaved rounds.
 
-    The first timed run of each candidate sets its repeat count (``s.budget_s`` / that time,
-    clamped to [min_runs, max_runs]). ``outputs`` are the warm-up results of atelier and cv2.
+    Returns (seconds per call of every run, calls per run, warm-up outputs of atelier and
+    cv2). A second call calibrates each candidate: calls faster than ``s.run_s`` are repeated
+    back to back within one run (timeit-style, so a run lasts about ``s.run_s``; the
+    calibration call is then discarded, else it is the first run), and the number of runs is
+    ``s.budget_s`` / run time, clamped to [min_runs, max_runs].
     """
     outputs = {k: f() for k, f in fns.items()}
     outputs = {k: v for k, v in outputs.items() if k in ("atelier", "cv2")}
-    times = {k: [_clock(f)] for k, f in fns.items()}
-    want = {
-        k: int(min(s.max_runs, max(s.min_runs, round(s.budget_s / max(t[0], 1e-7)))))
-        for k, t in times.items()
-    }
+    calls, want = {}, {}
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for k, f in fns.items():
+        once = max(_clock(f), 1e-7)
+        calls[k] = int(min(1000, max(1, np.ceil(s.run_s / once))))
+        if calls[k] == 1:  # a slow call: the calibration is a valid first run
+            times[k].append(once)
+        runs = round(s.budget_s / (calls[k] * once))
+        want[k] = int(min(s.max_runs, max(s.min_runs, runs)))
+    order, rounds = list(fns), 0
     while any(len(times[k]) < want[k] for k in fns):
-        for k, f in fns.items():
+        # Rotate the order every round, so no candidate always runs right after the same
+        # one (which leaves the caches and the allocator warm or cold for it).
+        for k in order[rounds % len(order) :] + order[: rounds % len(order)]:
             if len(times[k]) < want[k]:
-                times[k].append(_clock(f))
-    return times, outputs
+                times[k].append(_clock(fns[k], calls[k]))
+        rounds += 1
+    return times, calls, outputs
 
 
 def _diff(a: Any, b: Any) -> float | str | None:
@@ -687,7 +716,8 @@ class Row:
     note: str = ""
     params: dict = field(default_factory=dict)
     ms: dict = field(default_factory=dict)  # "cand@size" -> median ms
-    runs: dict = field(default_factory=dict)  # "cand@size" -> list of ms
+    runs: dict = field(default_factory=dict)  # "cand@size" -> ms per call of every run
+    calls_per_run: dict = field(default_factory=dict)  # "cand@size" -> calls timed per run
     size: dict = field(default_factory=dict)  # cand -> size it was measured at (peers, raw)
     diff: Any = None
     overhead: float | None = None
@@ -738,10 +768,11 @@ def bench_row(name: str, kind: str, category: str, case: Case, inputs: dict, s: 
         if not group:
             continue
         d = inputs[size]
-        times, outputs = measure({c: bind(c, d) for c in group}, s)
+        times, calls, outputs = measure({c: bind(c, d) for c in group}, s)
         for cand, ts in times.items():
             row.ms[f"{cand}@{size}"] = 1e3 * statistics.median(ts)
             row.runs[f"{cand}@{size}"] = [round(1e3 * t, 4) for t in ts]
+            row.calls_per_run[f"{cand}@{size}"] = calls[cand]
             if cand != "atelier" or size == SIZE or "atelier" in slow:
                 row.size[cand] = size
         if "cv2" in outputs:
@@ -796,6 +827,26 @@ def make_photos(folder: Path, n: int, seed: int = 0) -> None:
         Image.fromarray(photo).save(folder / f"photo_{i:03d}.jpg", quality=90)
 
 
+def _burn(n: int) -> int:
+    """Pure-Python CPU work for the parallel-capacity control."""
+    total = 0
+    for i in range(n):
+        total += i * i
+    return total
+
+
+def parallel_control(n: int = 6_000_000) -> float:
+    """Speedup of two processes over one running the same two CPU-bound jobs (2 when two
+    cores are free, 1 when only one is)."""
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    serial = _clock(lambda: [_burn(n), _burn(n)])
+    with ctx.Pool(2) as pool:
+        pool.map(_burn, [1, 1])  # start the workers first
+        parallel = _clock(lambda: pool.map(_burn, [n, n], chunksize=1))
+    return serial / parallel
+
+
 def _cli() -> list[str]:
     script = Path(sys.executable).with_name("atelier")
     return [str(script)] if script.exists() else [sys.executable, "-m", "atelier"]
@@ -810,6 +861,8 @@ def bench_batch(s: Settings) -> dict:
             _clock(lambda: subprocess.run([*_cli(), "--help"], capture_output=True, check=True))
             for _ in range(3)
         )
+        control = [parallel_control()]
+        load = [os.getloadavg()[0]]
         times: dict[int, list[float]] = {1: [], 2: []}
         for rep in range(s.batch_repeats):
             for jobs in (1, 2):
@@ -825,6 +878,8 @@ def bench_batch(s: Settings) -> dict:
                         f"\n{done.stderr[-2000:]}"
                     )
                 shutil.rmtree(out)
+        control.append(parallel_control())
+        load.append(os.getloadavg()[0])
     best = {j: min(t) for j, t in times.items()}
     return {
         "images": s.batch_images,
@@ -835,6 +890,8 @@ def bench_batch(s: Settings) -> dict:
         "images_per_s": {f"j{j}": round(s.batch_images / t, 2) for j, t in best.items()},
         "cli_startup_s": round(startup, 3),
         "speedup": round(best[1] / best[2], 3),
+        "machine_control_speedup": [round(c, 2) for c in control],  # before, after
+        "load_avg_1min": [round(x, 2) for x in load],  # before, after
         "target": SPEEDUP_TARGET,
         "status": "pass" if best[1] / best[2] >= SPEEDUP_TARGET else "MISS",
     }
@@ -938,13 +995,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", type=Path, default=Path(__file__).parent / "results" / "ops_speed.json"
     )
-    parser.add_argument("--only", default="", help="comma-separated row names to run")
+    parser.add_argument(
+        "--only", default="", help='comma-separated row names to run ("batch" for the folder run)'
+    )
     parser.add_argument("--skip-batch", action="store_true", help="skip the `atelier edit` part")
     args = parser.parse_args(argv)
     s = Settings()
     if args.quick:
-        s = Settings(budget_s=0.1, min_runs=1, max_runs=3, slow_s=2.0, batch_images=40,
-                     batch_repeats=1)
+        s = Settings(budget_s=0.1, run_s=0.005, min_runs=1, max_runs=3, slow_s=2.0,
+                     batch_images=40, batch_repeats=1)
     only = {n.strip() for n in args.only.split(",") if n.strip()}
     warnings.filterwarnings("ignore", module="skimage")
     cv2.setNumThreads(-1)  # OpenCV's default (all cores)
@@ -993,7 +1052,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table("Extra rows: second settings, colour conversions, fidelity metrics", extras)
 
     batch = None
-    if not args.skip_batch and not only:
+    if not args.skip_batch and (not only or "batch" in only):
         batch = bench_batch(s)
         print(
             f"\natelier edit over {batch['images']} x {batch['size']}: \"{PIPELINE}\"\n"
@@ -1002,7 +1061,11 @@ def main(argv: list[str] | None = None) -> int:
             f"  -j 2: best {batch['best_s']['j2']:.2f} s ({batch['images_per_s']['j2']:.1f} "
             f"images/s), runs {batch['runs_s']['j2']}\n"
             f"  speedup {batch['speedup']:.2f} (target >= {SPEEDUP_TARGET}): {batch['status']}"
-            f"; CLI start-up (atelier --help) {batch['cli_startup_s']:.2f} s is in both"
+            f"; CLI start-up (atelier --help) {batch['cli_startup_s']:.2f} s is in both\n"
+            f"  machine control (2 CPU-bound processes vs 1, ~2.0 when 2 cores are free): "
+            f"{batch['machine_control_speedup'][0]:.2f} before, "
+            f"{batch['machine_control_speedup'][1]:.2f} after; load average "
+            f"{batch['load_avg_1min'][0]:.2f} -> {batch['load_avg_1min'][1]:.2f}"
         )
 
     print_misses(rows + extras, batch)

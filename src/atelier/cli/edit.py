@@ -23,7 +23,7 @@ def edit(
     quality: int = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing files."),
     workers: Optional[int] = typer.Option(
-        None, "--workers", "-j", min=1, help="Worker processes (default: all cores)."
+        None, "--workers", "-j", min=1, help="Cores to use: one worker process each (default: all)."
     ),
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1),
 ) -> None:

@@ -16,6 +16,7 @@ import sys
 import typer
 
 from atelier.cli import compare, demo, edit, info, ops_list
+from atelier.cli.memory import tune_allocator
 from atelier.errors import AtelierError
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ def fail(message: str) -> None:
 
 def run(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    tune_allocator()
     try:
         app(args=argv, standalone_mode=True)
     except AtelierError as exc:

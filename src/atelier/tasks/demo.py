@@ -32,7 +32,7 @@ DEMO_PIPELINES: tuple[tuple[str, str, str], ...] = (
     ("astronaut", "autocontrast cutoff=1 | unsharp radius=2 amount=1", "Quick photo fix"),
     ("moon", "equalize", "Histogram equalization (grey)"),
     ("moon", "clahe clip_limit=3 tile_grid=8,8", "Contrast-limited adaptive equalization"),
-    ("coffee", "white_balance method=gray_world", "Gray-world white balance"),
+    ("coffee", "white_balance method=white_patch percentile=99", "White-patch white balance"),
     ("chelsea", "saturation factor=1.6 | gamma gamma=0.8", "Richer colour, lifted shadows"),
     ("rocket", "hue shift=120", "Hue rotation"),
     ("astronaut", "grayscale keep_channels=true | contrast factor=1.3", "Black and white"),
