@@ -199,3 +199,45 @@ def test_edit_one_pixel_image(tmp_path):
     save_image(tmp_path / "one.png", np.array([[[10, 20, 30]]], np.uint8))
     assert atelier("edit", tmp_path / "one.png", "-o", tmp_path / "o.png", "unsharp threshold=2 | rotate angle=45") == 0
     assert load_image(tmp_path / "o.png").ndim == 3
+
+
+def test_demo_command(tmp_path, capsys):
+    """`make run` runs this: the contact sheet with every pipeline, refusing to overwrite."""
+    from atelier.tasks.demo import DEMO_PIPELINES
+
+    assert atelier("demo", "-o", tmp_path / "demo") == 0
+    html = (tmp_path / "demo" / "index.html").read_text()
+    assert html.count("<figure>") == len(DEMO_PIPELINES)
+    assert atelier("demo", "-o", tmp_path / "demo") == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert atelier("demo", "-o", tmp_path / "demo", "--overwrite") == 0
+
+
+def test_allocator_tuning_on_glibc():
+    import platform
+
+    from atelier.cli.memory import tune_allocator
+
+    expected = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert tune_allocator() is expected
+    assert tune_allocator() is expected  # idempotent
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["edit", "a.png", "flip"], "Missing option '--output'"),
+        (["edit", "a.png", "-o", "b.png", "flip", "--quality", "0"], "--quality"),
+        (["sparkle"], "No such command"),
+        (["compare", "a.png"], "Missing argument"),
+    ],
+)
+def test_usage_errors_are_one_line_exit_2(capsys, args, message):
+    assert atelier(*args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and message in err and "\n" not in err
+
+
+def test_help_exits_0(capsys):
+    assert atelier("--help") == 0
+    assert "edit" in capsys.readouterr().out

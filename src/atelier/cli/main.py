@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer.exceptions import TyperException
 
 from atelier.cli import compare, demo, edit, info, ops_list
 from atelier.cli.memory import tune_allocator
@@ -43,12 +44,18 @@ def run(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     tune_allocator()
     try:
-        app(args=argv, standalone_mode=True)
+        code = app(args=argv, standalone_mode=False)
     except AtelierError as exc:
         fail(str(exc))
+    except TyperException as exc:  # a usage error: unknown option, missing argument, ...
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed: nothing wrong
+            raise SystemExit(0) from None
+        fail(f"{exc.format_message()} (see `atelier --help`)")
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":
