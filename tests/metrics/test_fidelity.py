@@ -13,7 +13,7 @@ from skimage.color import rgb2ycbcr
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 
 from atelier.errors import InvalidArgument, InvalidImage, UnknownName
-from atelier.metrics import METRICS, get_metric, ms_ssim, mse, psnr, ssim
+from atelier.metrics import METRICS, _ssim, get_metric, ms_ssim, mse, psnr, ssim
 
 WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -42,22 +42,20 @@ def big_pair() -> tuple[np.ndarray, np.ndarray]:
     return a, _noisy(a, 15.0)
 
 
+# Each representation the tests use: how to make it from a uint8 RGB image, and its data range.
+KINDS = {
+    "uint8": (lambda image: image, 255),
+    "uint16": (lambda image: image.astype(np.uint16) * 257, 65535),
+    "float32": (lambda image: image.astype(np.float32) / 255, 1.0),
+    "float64": (lambda image: image.astype(np.float64) / 255, 1.0),
+    "grey": (lambda image: cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), 255),
+    "grey1": (lambda image: cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 255),
+}
+RANGES = {kind: data_range for kind, (_, data_range) in KINDS.items()}
+
+
 def _as(image: np.ndarray, kind: str) -> np.ndarray:
-    """Convert a uint8 image to another representation used by the tests."""
-    if kind == "uint8":
-        return image
-    if kind == "uint16":
-        return image.astype(np.uint16) * 257
-    if kind == "float32":
-        return image.astype(np.float32) / 255
-    if kind == "grey":
-        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    if kind == "grey1":
-        return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None]
-    raise AssertionError(kind)
-
-
-RANGES = {"uint8": 255, "uint16": 65535, "float32": 1.0, "grey": 255, "grey1": 255}
+    return KINDS[kind][0](image)
 
 
 def _skimage_ssim(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
@@ -205,6 +203,70 @@ def test_ssim_on_smallest_image():
     assert ssim(a, b) == pytest.approx(_skimage_ssim(a, b, 255), abs=1e-4)
 
 
+# --- precision where float32 loses it: flat, bright, noisy images ---------------------------
+
+
+def _flat_bright_pair(shape: tuple[int, ...], seed: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Two flat bright noisy uint8 images: 250 plus Gaussian noise of 1 grey level."""
+    rng = np.random.default_rng(seed)
+    return tuple(  # type: ignore[return-value]
+        np.clip(np.rint(250 + rng.normal(0, 1, shape)), 0, 255).astype(np.uint8) for _ in "ab"
+    )
+
+
+@pytest.mark.parametrize("kind", ["uint8", "uint16", "float32", "float64", "grey"])
+def test_ssim_precise_on_flat_bright_noisy_images(kind):
+    """On flat bright images E[x^2] - E[x]^2 cancels: a float32 SSIM that does not centre the
+    values first is ~4e-5 off here. Reference: skimage.metrics.structural_similarity (Wang's
+    settings) on float64 copies (skimage keeps float32 input in float32, itself ~7e-6 off).
+    The tolerance is 1e-6, tighter than the 1e-4 promised, so that the test can fail."""
+    a, b = (_as(image, kind) for image in _flat_bright_pair((96, 80, 3)))
+    expected = _skimage_ssim(a.astype(np.float64), b.astype(np.float64), RANGES[kind])
+    assert 0.9 < expected < 0.99
+    assert ssim(a, b) == pytest.approx(expected, abs=1e-6)
+
+
+def test_ssim_precise_on_bright_uint16():
+    """Native 16-bit: 64000 +- 256 levels of noise. Reference: skimage on float64 copies."""
+    rng = np.random.default_rng(6)
+    a, b = (
+        np.clip(np.rint(64000 + rng.normal(0, 256, (80, 72))), 0, 65535).astype(np.uint16)
+        for _ in "ab"
+    )
+    expected = _skimage_ssim(a.astype(np.float64), b.astype(np.float64), 65535)
+    assert 0.9 < expected < 0.99
+    assert ssim(a, b) == pytest.approx(expected, abs=1e-6)
+
+
+def test_ssim_precise_on_dark_and_bright_halves():
+    """Half near-black (10), half near-white (250), noise of 1 level: centring on the image
+    mean leaves both halves far from it. Reference: skimage on float64 copies, to 1e-6."""
+    a, b = _flat_bright_pair((64, 96, 3), seed=8)
+    a[:, :48] -= 240
+    b[:, :48] -= 240
+    expected = _skimage_ssim(a.astype(np.float64), b.astype(np.float64), 255)
+    assert 0.9 < expected < 0.99
+    assert ssim(a, b) == pytest.approx(expected, abs=1e-6)
+
+
+# --- how the work is split does not change the result ---------------------------------
+
+
+@pytest.mark.parametrize("strip_bytes, threads", [(1, 1), (7 * 16 * 168, 3), (1 << 30, 2)])
+def test_strips_and_threads_do_not_change_ssim(strip_bytes, threads, big_pair, monkeypatch):
+    """SSIM is computed in strips of rows on cv2.getNumThreads() threads: any strip height
+    and thread count gives the same values (to float64 round-off), and still skimage's
+    (reference, 1e-4)."""
+    a, b = big_pair
+    expected_ssim, expected_ms_ssim = ssim(a, b), ms_ssim(a, b)
+    monkeypatch.setattr(_ssim, "_STRIP_BYTES", strip_bytes)  # 1, 7 and all rows a strip
+    monkeypatch.setattr(_ssim, "_PARALLEL_PIXELS", 0)
+    monkeypatch.setattr(_ssim.cv2, "getNumThreads", lambda: threads)
+    assert ssim(a, b) == pytest.approx(expected_ssim, abs=1e-12)
+    assert ms_ssim(a, b) == pytest.approx(expected_ms_ssim, abs=1e-12)
+    assert ssim(a, b) == pytest.approx(_skimage_ssim(a, b, 255), abs=1e-4)
+
+
 @pytest.mark.parametrize("kind", ["uint8", "uint16", "float32", "grey"])
 @pytest.mark.parametrize("crop", [0, 5])
 def test_mse_psnr_match_skimage(kind, crop, pair):
@@ -306,6 +368,29 @@ def test_ms_ssim_odd_sizes_crop_and_y():
     b = _noisy(a, 10.0, seed=5)
     expected = _reference_ms_ssim(_y(a)[2:-2, 2:-2], _y(b)[2:-2, 2:-2], 255)
     assert ms_ssim(a, b, channel="y", crop=2) == pytest.approx(expected, abs=1e-6)
+
+
+def test_halving_is_exact_2x2_averaging():
+    """MS-SSIM's halving (cv2.resize INTER_AREA after replicating an odd last line) against
+    numpy: 2 x 2 means in float64 after edge padding. Exact over 4 halvings of uint16."""
+    x = np.random.default_rng(2).integers(0, 65536, (171, 185)).astype(np.uint16)
+    halved, expected = x, x.astype(np.float64)
+    for _ in range(4):
+        h, w = expected.shape
+        z = np.pad(expected, ((0, h % 2), (0, w % 2)), mode="edge")
+        expected = (z[0::2, 0::2] + z[1::2, 0::2] + z[0::2, 1::2] + z[1::2, 1::2]) / 4
+        halved = _ssim.halve(halved)
+        assert halved.dtype == np.float32
+        np.testing.assert_array_equal(halved, expected)
+
+
+def test_ms_ssim_precise_on_flat_bright_noisy_images():
+    """The flat bright noisy case of SSIM (250 +- 1 grey level), at every scale.
+    Reference: the independent float64 implementation above, to 1e-6."""
+    a, b = _flat_bright_pair((176, 168, 3))
+    expected = _reference_ms_ssim(a, b, 255)
+    assert 0.9 < expected < 0.999
+    assert ms_ssim(a, b) == pytest.approx(expected, abs=1e-6)
 
 
 # --- exceptions ---------------------------------------------------------------------------

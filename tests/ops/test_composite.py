@@ -8,7 +8,7 @@ import pytest
 import skimage.data
 
 from atelier.errors import InvalidArgument, InvalidImage
-from atelier.ops import get_op, list_ops
+from atelier.ops import composite, get_op, list_ops
 from atelier.ops.composite import (
     alpha_blend,
     blend,
@@ -70,6 +70,13 @@ KINDS = ["uint8", "uint16", "float32", "float64", "grey", "grey1", "rgba"]
 def _units(image: np.ndarray) -> np.ndarray:
     """Float64 copy in [0, 1], for comparisons across dtypes."""
     return image.astype(np.float64) / SCALE[image.dtype.name]
+
+
+@pytest.fixture
+def small_strips(monkeypatch) -> None:
+    """Process 15-row strips of the 64 x 48 test images (4 strips, the last one 3 rows), so
+    small tests cover the strip-by-strip paths that large images take."""
+    monkeypatch.setattr(composite, "_STRIP_PIXELS", 15 * W)
 
 
 # --------------------------------------------------------------------------- registry
@@ -159,6 +166,37 @@ def test_alpha_blend_mask_extremes_are_exact(base, top, kind) -> None:
         t[..., 3] = 255
     out = alpha_blend(b, t, mask=ones)
     np.testing.assert_array_equal(out[..., colour], t[..., colour])
+
+
+def test_alpha_blend_mask_in_strips_matches_opencv(base, top, soft_mask, small_strips) -> None:
+    """Reference: one cv2.blendLinear call on the whole image with weights 1 - m and m,
+    m = mask / 255 (float32); processing in strips of rows changes no pixel."""
+    m = soft_mask.astype(np.float32) / np.float32(255)
+    ref = cv2.blendLinear(base, top, 1 - m, m)
+    hand = base * (1 - m[..., None]) + top * m[..., None]
+    assert np.abs(ref - hand).max() <= 0.5 + 1e-3  # the reference is the blend, rounded
+    np.testing.assert_array_equal(alpha_blend(base, top, mask=soft_mask), ref)
+
+
+@pytest.mark.parametrize("kind", ["uint16", "float32", "float64", "grey", "rgba"])
+def test_alpha_blend_mask_in_strips_hand_formula(base, top, soft_mask, kind, small_strips) -> None:
+    """Hand formula base * (1 - m) + top * m on the strip-by-strip path for every dtype/layout;
+    an RGBA overlay's alpha multiplies m, the base's alpha is kept."""
+    b, t = _as(base, kind), _as(top, kind)
+    out = alpha_blend(b, t, mask=soft_mask)
+    assert out.shape == b.shape and out.dtype == b.dtype
+    m = soft_mask / 255.0
+    if kind == "rgba":
+        m = m * (t[..., 3] / 255.0)
+    if b.ndim == 3:
+        m = m[..., None]
+    hand = _units(b) * (1 - m) + _units(t) * m
+    colour = slice(0, 3) if kind == "rgba" else slice(None)
+    # integers: rounding plus the float32 error of the weights (< 0.01 units)
+    tol = 1e-6 if b.dtype.kind == "f" else 0.51 / SCALE[b.dtype.name]
+    assert np.abs(_units(out)[..., colour] - hand[..., colour]).max() <= tol
+    if kind == "rgba":
+        np.testing.assert_array_equal(out[..., 3], b[..., 3])
 
 
 def test_alpha_blend_rgb_mask_per_channel(base, top) -> None:
@@ -268,6 +306,32 @@ def test_blend_default_is_mean(base, top, kind) -> None:
     assert np.abs(_units(out) - ref).max() <= tol
 
 
+@pytest.mark.parametrize("strips", [False, True])
+def test_blend_three_images_match_opencv_chain(base, top, strips, monkeypatch) -> None:
+    """Reference: OpenCV's float accumulation on the whole image,
+    addWeighted(addWeighted(a, w0, b, w1, CV_32F), 1, c, w2, CV_8U); the result is the same
+    when the op accumulates in strips of rows."""
+    if strips:
+        monkeypatch.setattr(composite, "_STRIP_PIXELS", 15 * W)
+    third, fourth = _photo("coffee"), _photo("rocket")
+    w = (0.1, 0.2, 0.3, 0.4)
+    acc = cv2.addWeighted(base, w[0], top, w[1], 0, dtype=cv2.CV_32F)
+    acc = cv2.addWeighted(acc, 1, third, w[2], 0, dtype=cv2.CV_32F)
+    ref = cv2.addWeighted(acc, 1, fourth, w[3], 0, dtype=cv2.CV_8U)
+    np.testing.assert_array_equal(blend(base, (top, third, fourth), weights=w), ref)
+
+
+@pytest.mark.parametrize("kind", ["uint16", "float32", "float64", "grey1", "rgba"])
+def test_blend_in_strips_is_mean(base, top, kind, small_strips) -> None:
+    """Reference: np.mean of 3 images, on the strip-by-strip path, for every dtype/layout."""
+    imgs = [_as(x, kind) for x in (base, top, _photo("coffee"))]
+    out = blend(imgs[0], tuple(imgs[1:]))
+    assert out.dtype == imgs[0].dtype and out.shape == imgs[0].shape
+    ref = np.mean([_units(x) for x in imgs], axis=0)
+    tol = 1e-6 if kind.startswith("float") else 0.5 / SCALE[imgs[0].dtype.name] + 1e-6
+    assert np.abs(_units(out) - ref).max() <= tol
+
+
 def test_blend_without_normalize_saturates(base, top) -> None:
     """Hand formula: weights (1, 1) unnormalized = clip(base + top, 0, 255); float clips at 1."""
     out = blend(base, (top,), weights=(1.0, 1.0), normalize=False)
@@ -350,6 +414,23 @@ def test_pyramid_blend_level1_and_constant_mask_are_plain_blends(base, top, soft
     const = np.full((H, W), 0.3, np.float32)
     out = pyramid_blend(base, top, const, levels=6)
     assert np.abs(out - (base * 0.7 + top * 0.3)).max() <= 1
+
+
+def test_pyramid_blend_uint8_rounds_like_the_float_path() -> None:
+    """Hand conversion: the uint8 result is rint(clip(f, 0, 1) * 255) of the float32 result f
+    for the same inputs (float32 = uint8 * float32(1/255), as the op converts them). A 0/255
+    checkerboard meeting black along a hard seam makes the pyramids ring below 0 (and above
+    1): those values must clip to 0, not come back positive."""
+    a = np.zeros((40, 50, 3), np.uint8)
+    a[::2, 1::2] = a[1::2, ::2] = 255
+    b = np.zeros((40, 50, 3), np.uint8)
+    mask = np.zeros((40, 50), np.uint8)
+    mask[:, 25:] = 255
+    unit = np.float32(1 / 255)
+    f = pyramid_blend(a * unit, b * unit, mask, levels=4)
+    assert f.dtype == np.float32 and f.min() == 0.0 and f.max() == 1.0
+    out = pyramid_blend(a, b, mask, levels=4)
+    np.testing.assert_array_equal(out, np.rint(f * np.float32(255)))
 
 
 @pytest.mark.parametrize("size", [(47, 61), (5, 3), (1, 1), (1, 9)])

@@ -31,31 +31,41 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal
+from typing import Literal, TypeVar
 
 import cv2
 import numpy as np
 
+from atelier.arrays import SUPPORTED_DTYPES, check_image, max_value
 from atelier.errors import InvalidArgument, InvalidImage, UnknownName
-from atelier.arrays import check_image, max_value
+from atelier.metrics._ssim import WINDOW, halve, window_means
 
 __all__ = ["METRICS", "get_metric", "ms_ssim", "mse", "psnr", "ssim"]
 
 Channel = Literal["rgb", "y"]
 
-# Wang et al. 2004: an 11 x 11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03. The radius
-# int(3.5 * 1.5 + 0.5) = 5 is the one scikit-image's structural_similarity uses.
-_SIGMA = 1.5
-_RADIUS = 5
-_WIN = 2 * _RADIUS + 1
-_K1, _K2 = 0.01, 0.03
-_KERNEL = np.exp(-0.5 * (np.arange(-_RADIUS, _RADIUS + 1) / _SIGMA) ** 2)
-_KERNEL /= _KERNEL.sum()
-
 # MATLAB rgb2ycbcr, BT.601: Y = 16 + 65.481 R + 128.553 G + 24.966 B with R, G, B in [0, 1].
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+# max_value of each dtype, looked up once: the call costs as much as all the other checks.
+_PEAKS = {np.dtype(dtype): max_value(dtype) for dtype in SUPPORTED_DTYPES}
+
+# The parameters that every metric documents alike, written once (``{shared}`` in docstrings).
+_SHARED_PARAMETERS = """a, b : np.ndarray
+        Images ``H x W`` or ``H x W x C`` of the same shape and dtype.
+    channel : {"rgb", "y"}
+        ``"rgb"``: all colour channels (alpha ignored); ``"y"``: BT.601 luma in 0..255 units.
+    crop : int
+        Pixels removed from every border before measuring."""
+
+_F = TypeVar("_F", bound=Callable[..., float])
+
+
+def _shared_doc(metric: _F) -> _F:
+    metric.__doc__ = (metric.__doc__ or "").replace("{shared}", _SHARED_PARAMETERS)
+    return metric
 
 
 def _prepare(
@@ -88,14 +98,13 @@ def _prepare(
             f"crop={crop} removes the whole {height} x {width} image "
             f"(crop must be less than {(min(height, width) + 1) // 2})"
         )
-    if data_range is not None:
-        if (
-            isinstance(data_range, bool)
-            or not isinstance(data_range, (int, float, np.integer, np.floating))
-            or not math.isfinite(data_range)
-            or data_range <= 0
-        ):
-            raise InvalidArgument(f"data_range must be a number > 0, got {data_range!r}")
+    if data_range is not None and (
+        isinstance(data_range, bool)
+        or not isinstance(data_range, (int, float, np.integer, np.floating))
+        or not math.isfinite(data_range)
+        or data_range <= 0
+    ):
+        raise InvalidArgument(f"data_range must be a number > 0, got {data_range!r}")
 
     if crop:
         a, b = a[crop:-crop, crop:-crop], b[crop:-crop, crop:-crop]
@@ -108,7 +117,7 @@ def _prepare(
         a, b = _luma(a), _luma(b)
         default_range = 255.0
     else:
-        default_range = max_value(a.dtype)
+        default_range = _PEAKS[a.dtype]
     return a, b, float(data_range) if data_range is not None else default_range
 
 
@@ -117,68 +126,25 @@ def _luma(image: np.ndarray) -> np.ndarray:
 
     Grey images are taken as Y already and only scaled to 0..255.
     """
-    peak = max_value(image.dtype)
+    peak = _PEAKS[image.dtype]
     if image.ndim == 2:
         return image.astype(np.float64) * (255.0 / peak)
     return image.astype(np.float64) @ (_Y_WEIGHTS / peak) + 16.0
 
 
-def _blur(image: np.ndarray) -> np.ndarray:
-    """The 11 x 11 Gaussian window as a separable float64 filter (border cropped later)."""
-    return cv2.sepFilter2D(image, cv2.CV_64F, _KERNEL, _KERNEL, borderType=cv2.BORDER_REFLECT)
+def _squared_error(x: np.ndarray, y: np.ndarray) -> float:
+    """Mean squared difference; cv2.norm sums it in double precision without a float copy."""
+    return cv2.norm(x, y, cv2.NORM_L2SQR) / x.size
 
 
-def _ssim_terms(x: np.ndarray, y: np.ndarray, data_range: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel means of the SSIM map and of its contrast-structure map.
-
-    The maps are cropped by the window radius first (only pixels whose window lies inside the
-    image count), as scikit-image does; the results have one value per channel.
-    """
-    # float64 throughout: E[x^2] - mu^2 cancels badly in float32 on flat bright areas (errors
-    # near 1e-5 of SSIM); float64 is still about 4x faster than scikit-image on 2048 x 2048 RGB.
-    x = x.astype(np.float64, copy=False)
-    y = y.astype(np.float64, copy=False)
-    c1 = (_K1 * data_range) ** 2
-    c2 = (_K2 * data_range) ** 2
-    mu_x, mu_y = _blur(x), _blur(y)
-    var_x = _blur(x * x)  # E[x^2] for now; the variance once mu_x^2 is subtracted (in place)
-    var_y = _blur(y * y)
-    cov = _blur(x * y)
-    mu_xy = mu_x * mu_y
-    mu_x *= mu_x
-    mu_y *= mu_y
-    var_x -= mu_x
-    var_y -= mu_y
-    cov -= mu_xy
-    # contrast-structure term: (2 cov + C2) / (var_x + var_y + C2)
-    cs = np.multiply(cov, 2.0, out=cov)
-    cs += c2
-    var_x += var_y
-    var_x += c2
-    cs /= var_x
-    # luminance term: (2 mu_x mu_y + C1) / (mu_x^2 + mu_y^2 + C1)
-    lum = np.multiply(mu_xy, 2.0, out=mu_xy)
-    lum += c1
-    mu_x += mu_y
-    mu_x += c1
-    lum /= mu_x
-    ssim_map = np.multiply(lum, cs, out=lum)
-
-    r = _RADIUS
-    channels = 1 if x.ndim == 2 else x.shape[2]
-    ssim_map = ssim_map[r:-r, r:-r].reshape(-1, channels)
-    cs_map = cs[r:-r, r:-r].reshape(-1, channels)
-    return ssim_map.mean(axis=0), cs_map.mean(axis=0)
+def _plane_pairs(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The two images as pairs of ``H x W`` channel planes (SSIM is computed per channel)."""
+    if x.ndim == 2:
+        return [(x, y)]
+    return list(zip(cv2.split(x), cv2.split(y)))
 
 
-def _check_window(shape: tuple[int, ...], need: int, what: str) -> None:
-    if min(shape[:2]) < need:
-        raise InvalidArgument(
-            f"{what} needs images of at least {need} x {need} pixels (after crop); "
-            f"got {shape[0]} x {shape[1]}"
-        )
-
-
+@_shared_doc
 def mse(
     a: np.ndarray,
     b: np.ndarray,
@@ -191,12 +157,7 @@ def mse(
 
     Parameters
     ----------
-    a, b : np.ndarray
-        Images ``H x W`` or ``H x W x C`` of the same shape and dtype.
-    channel : {"rgb", "y"}
-        ``"rgb"``: all colour channels (alpha ignored); ``"y"``: BT.601 luma in 0..255 units.
-    crop : int
-        Pixels removed from every border before measuring.
+    {shared}
     data_range : float or None
         Unused by MSE; accepted so every metric takes the same keywords.
 
@@ -212,10 +173,10 @@ def mse(
     9.0
     """
     x, y, _ = _prepare(a, b, channel, crop, data_range)
-    # cv2.norm sums the squared differences in double precision without a float copy.
-    return float(cv2.norm(x, y, cv2.NORM_L2SQR)) / x.size
+    return _squared_error(x, y)
 
 
+@_shared_doc
 def psnr(
     a: np.ndarray,
     b: np.ndarray,
@@ -226,15 +187,11 @@ def psnr(
 ) -> float:
     """Peak signal-to-noise ratio in dB: ``10 log10(data_range**2 / MSE)``.
 
+    ``channel="y"`` with ``crop=scale`` is the super-resolution protocol.
+
     Parameters
     ----------
-    a, b : np.ndarray
-        Images ``H x W`` or ``H x W x C`` of the same shape and dtype.
-    channel : {"rgb", "y"}
-        ``"rgb"``: all colour channels (alpha ignored); ``"y"``: BT.601 luma in 0..255 units,
-        the super-resolution protocol.
-    crop : int
-        Pixels removed from every border before measuring.
+    {shared}
     data_range : float or None
         The peak value; by default 255 (uint8 or ``channel="y"``), 65535 (uint16), 1.0 (float).
 
@@ -251,12 +208,11 @@ def psnr(
     48.13
     """
     x, y, peak = _prepare(a, b, channel, crop, data_range)
-    err = float(cv2.norm(x, y, cv2.NORM_L2SQR)) / x.size
-    if err == 0.0:
-        return math.inf
-    return 10.0 * math.log10(peak * peak / err)
+    err = _squared_error(x, y)
+    return 10.0 * math.log10(peak * peak / err) if err else math.inf
 
 
+@_shared_doc
 def ssim(
     a: np.ndarray,
     b: np.ndarray,
@@ -271,17 +227,13 @@ def ssim(
     averaged over the pixels whose window lies inside the image (5 pixels are left out at every
     border), and colour images average the per-channel means. This matches
     ``skimage.metrics.structural_similarity(a, b, gaussian_weights=True, sigma=1.5,
-    use_sample_covariance=False, data_range=..., channel_axis=-1)``.
+    use_sample_covariance=False, data_range=..., channel_axis=-1)`` on float64 images to
+    about 1e-6 (it is computed in float32, in a form that keeps flat bright areas precise,
+    on ``cv2.getNumThreads()`` threads). The images must be at least 11 x 11 after ``crop``.
 
     Parameters
     ----------
-    a, b : np.ndarray
-        Images ``H x W`` or ``H x W x C`` of the same shape and dtype, at least 11 x 11 after
-        ``crop``.
-    channel : {"rgb", "y"}
-        ``"rgb"``: all colour channels (alpha ignored); ``"y"``: BT.601 luma in 0..255 units.
-    crop : int
-        Pixels removed from every border before measuring.
+    {shared}
     data_range : float or None
         Sets the constants C1 = (K1 data_range)**2 and C2 = (K2 data_range)**2; by default
         255 (uint8 or ``channel="y"``), 65535 (uint16), 1.0 (float).
@@ -306,11 +258,16 @@ def ssim(
     visibility to structural similarity", IEEE Trans. Image Processing 13(4), 2004.
     """
     x, y, peak = _prepare(a, b, channel, crop, data_range)
-    _check_window(x.shape, _WIN, "ssim")
-    ssim_per_channel, _ = _ssim_terms(x, y, peak)
+    if min(x.shape[:2]) < WINDOW:
+        raise InvalidArgument(
+            f"ssim needs images of at least {WINDOW} x {WINDOW} pixels (after crop); "
+            f"got {x.shape[0]} x {x.shape[1]}"
+        )
+    ssim_per_channel, _ = window_means(_plane_pairs(x, y), peak)
     return float(ssim_per_channel.mean())
 
 
+@_shared_doc
 def ms_ssim(
     a: np.ndarray,
     b: np.ndarray,
@@ -329,17 +286,12 @@ def ms_ssim(
     ``prod(cs_i ** w_i) * ssim_coarsest ** w_last`` per channel, averaged over channels.
     Negative ``cs`` or SSIM values are clamped to 0 before the powers (as
     ``tf.image.ssim_multiscale`` and pytorch_msssim do), so the result lies in [0, 1].
+    The smaller side (after ``crop``) must exceed ``10 * 2 ** (len(weights) - 1)`` -- 160
+    pixels for 5 scales -- so that the 11-pixel window fits at the coarsest scale.
 
     Parameters
     ----------
-    a, b : np.ndarray
-        Images ``H x W`` or ``H x W x C`` of the same shape and dtype. The smaller side (after
-        ``crop``) must exceed ``10 * 2 ** (len(weights) - 1)`` -- 160 pixels for 5 scales -- so
-        that the 11-pixel window fits at the coarsest scale.
-    channel : {"rgb", "y"}
-        ``"rgb"``: all colour channels (alpha ignored); ``"y"``: BT.601 luma in 0..255 units.
-    crop : int
-        Pixels removed from every border before measuring.
+    {shared}
     data_range : float or None
         Sets the SSIM constants; by default 255 (uint8 or ``channel="y"``), 65535 (uint16),
         1.0 (float).
@@ -366,24 +318,23 @@ def ms_ssim(
     weights = _check_weights(weights)
     x, y, peak = _prepare(a, b, channel, crop, data_range)
     scales = len(weights)
-    smallest = (_WIN - 1) * 2 ** (scales - 1)  # a larger side leaves >= 11 px at the end
+    smallest = (WINDOW - 1) * 2 ** (scales - 1)  # a larger side leaves >= 11 px at the end
     if min(x.shape[:2]) <= smallest:
         raise InvalidArgument(
             f"ms_ssim with {scales} scales needs images larger than {smallest} x {smallest} "
             f"pixels (after crop) so the 11-pixel window fits at the coarsest scale; got "
             f"{x.shape[0]} x {x.shape[1]} (use ssim, or pass fewer weights)"
         )
-    x = x.astype(np.float64, copy=False)
-    y = y.astype(np.float64, copy=False)
-    result = 1.0
-    for i, weight in enumerate(weights):
-        ssim_per_channel, cs_per_channel = _ssim_terms(x, y, peak)
-        if i == scales - 1:
-            result = result * np.maximum(ssim_per_channel, 0.0) ** weight
+    planes = _plane_pairs(x, y)
+    result = np.ones(len(planes))
+    for scale, weight in enumerate(weights, start=1):
+        ssim_per_channel, cs_per_channel = window_means(planes, peak)
+        if scale == scales:
+            result *= np.maximum(ssim_per_channel, 0.0) ** weight
         else:
-            result = result * np.maximum(cs_per_channel, 0.0) ** weight
-            x, y = _halve(x), _halve(y)
-    return float(np.mean(result))
+            result *= np.maximum(cs_per_channel, 0.0) ** weight
+            planes = [(halve(p), halve(q)) for p, q in planes]
+    return float(result.mean())
 
 
 def _check_weights(weights: object) -> tuple[float, ...]:
@@ -396,15 +347,6 @@ def _check_weights(weights: object) -> tuple[float, ...]:
             f"weights must be one or more finite numbers >= 0 (one per scale), got {weights!r}"
         )
     return values
-
-
-def _halve(image: np.ndarray) -> np.ndarray:
-    """2 x 2 average pooling; an odd side is first extended by repeating its last line."""
-    height, width = image.shape[:2]
-    if height % 2 or width % 2:
-        pad = ((0, height % 2), (0, width % 2)) + ((0, 0),) * (image.ndim - 2)
-        image = np.pad(image, pad, mode="edge")
-    return 0.25 * (image[0::2, 0::2] + image[1::2, 0::2] + image[0::2, 1::2] + image[1::2, 1::2])
 
 
 Metric = Callable[..., float]

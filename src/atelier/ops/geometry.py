@@ -68,11 +68,12 @@ def _border_value(fill: tuple[float, ...], image: np.ndarray) -> tuple[float, ..
     return tuple(values) + (0.0,) * (4 - n)
 
 
-def _clip_float(result: np.ndarray) -> np.ndarray:
-    """Clip float results in place: bicubic and Lanczos overshoot [0, 1]."""
-    if result.dtype.kind == "f":
+def _finish(result: np.ndarray, image: np.ndarray, method: str) -> np.ndarray:
+    """Clip float results of the methods that overshoot [0, 1] (bicubic and Lanczos) in place,
+    and give the result the image's channel layout."""
+    if method in ("bicubic", "lanczos") and result.dtype.kind == "f":
         np.clip(result, 0.0, 1.0, out=result)
-    return result
+    return squeeze_like(result, image)
 
 
 def _ceil(x: float) -> int:
@@ -157,9 +158,7 @@ def rotate(
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=border,
     )
-    if interpolation in ("bicubic", "lanczos"):
-        _clip_float(out)
-    return squeeze_like(out, image)
+    return _finish(out, image, interpolation)
 
 
 @register("flip", category="geometry")
@@ -303,9 +302,7 @@ def resize(
         out = cv2.resize(image, None, fx=scale, fy=scale, interpolation=flags)
     else:
         out = cv2.resize(image, size, interpolation=flags)
-    if method in ("bicubic", "lanczos"):
-        _clip_float(out)
-    return squeeze_like(out, image)
+    return _finish(out, image, method)
 
 
 @register("crop", category="geometry")
