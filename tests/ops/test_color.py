@@ -9,6 +9,7 @@ conftest.py.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageEnhance
@@ -50,10 +51,9 @@ def test_ops_registered():
         assert spec.summary
 
 
-@pytest.mark.parametrize("name,kwargs", OPS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPS)])
-def test_shape_dtype_alpha(name, kwargs, variant_image):
-    """Ops keep shape and dtype, stay in range, pass alpha through and don't touch the input."""
-    image = variant_image
+def check_colour_op(name: str, image: np.ndarray, **kwargs) -> None:
+    """Run op ``name``: it keeps shape and dtype, stays in range, passes alpha through and
+    doesn't touch the input (also used by test_histogram)."""
     before = image.copy()
     out = get_op(name)(image, **kwargs)
     assert out.shape == image.shape
@@ -63,6 +63,12 @@ def test_shape_dtype_alpha(name, kwargs, variant_image):
         assert out.min() >= 0.0 and out.max() <= 1.0
     if image.ndim == 3 and image.shape[2] == 4:
         assert np.array_equal(out[..., 3], image[..., 3])
+
+
+@pytest.mark.parametrize("name,kwargs", OPS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(OPS)])
+def test_shape_dtype_alpha(name, kwargs, variant_image):
+    """Ops keep shape and dtype, stay in range, pass alpha through and don't touch the input."""
+    check_colour_op(name, variant_image, **kwargs)
 
 
 def test_grayscale_shapes(variant_image):
@@ -115,6 +121,26 @@ def test_brightness_vs_hand(astro, astro_f):
     np.testing.assert_allclose(
         C.brightness(astro_f, amount=-0.25), np.clip(astro_f - 0.25, 0, 1), atol=1e-7
     )
+
+
+@pytest.mark.parametrize("scale,offset", [(1.0, 0.1), (1.0, -0.1), (0.7, 0.0), (1.3, 0.02),
+                                          (0.5, 0.25), (2.0, -0.3), (0.0, 0.5)])
+def test_linear_uint8_vs_opencv_transform(scale, offset):
+    """brightness/contrast's linear map on uint8 (cv2.convertScaleAbs where scale and offset
+    are >= 0, else cv2.transform) equals a direct cv2.transform with the diagonal matrix on
+    every level, grey and RGB; with scale 1 it is also round-half-even of x + 255 * offset."""
+    from atelier.ops._color_math import apply_affine
+
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    rgb = np.stack([levels, levels.T, levels[::-1]], axis=2)
+    matrix = np.hstack([np.eye(3) * scale, np.full((3, 1), offset * 255)])
+    assert np.array_equal(apply_affine(rgb, scale, offset), cv2.transform(rgb, matrix))
+    assert np.array_equal(
+        apply_affine(levels, scale, offset), cv2.transform(levels, matrix[:1, [0, 3]])
+    )
+    if scale == 1.0:
+        hand = np.clip(np.rint(levels + offset * 255), 0, 255)
+        assert np.array_equal(C.brightness(levels, amount=offset), hand)
 
 
 def test_gamma_vs_hand_and_skimage(astro, astro_f):

@@ -180,3 +180,64 @@ def test_convert_color_routes(astro, astro_f, astro_grey):
     out = CS.convert_color(CS.rgb_to_ycbcr(astro), "ycbcr", "rgb", dtype=np.uint8)
     assert np.array_equal(out, astro)
     assert CS.convert_color(astro, "rgb", "rgb", dtype=np.float32).dtype == np.float32
+
+
+# --------------------------------------------------------------------------- strip by strip
+
+
+@pytest.fixture
+def tiny_strips(monkeypatch):
+    """Make the conversions run in strips of a few rows, so small images cross many strip
+    boundaries."""
+    from atelier import arrays
+
+    monkeypatch.setattr(arrays, "STRIP_BYTES", 2000)
+    monkeypatch.setattr(arrays, "OPENCV_STRIPE_PIXELS", 8)
+
+
+@pytest.mark.parametrize("width", [64, 29, 3])
+def test_strips_match_whole_image_opencv(tiny_strips, astro, width):
+    """Strip-wise conversions equal one OpenCV call on the whole image, bit for bit:
+    cv2.cvtColor / cv2.transform (MATLAB rgb2ycbcr matrix built here) on float32, then the
+    documented rounding rint(clip(x, 0, 1) * 255). Odd widths check that cv2.transform's
+    SIMD tail does not fall inside a strip."""
+    image = np.ascontiguousarray(cv2.resize(astro, (width, 61)))
+    f = image.astype(np.float32) * np.float32(1 / 255)  # to_float's values
+    forward = np.array(
+        [[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]]
+    )
+    offset = np.array([[16.0], [128.0], [128.0]])
+    matrix = np.hstack([forward / 255, offset]).astype(np.float32)
+    ycc = cv2.transform(image.astype(np.float32), matrix)
+    assert np.array_equal(CS.rgb_to_ycbcr(image), ycc)
+    assert np.array_equal(CS.rgb_to_hsv(image), cv2.cvtColor(f, cv2.COLOR_RGB2HSV))
+    assert np.array_equal(CS.rgb_to_lab(image), cv2.cvtColor(f, cv2.COLOR_RGB2Lab))
+
+    inverse = np.linalg.inv(forward)
+    back = np.hstack([inverse, -(inverse @ offset)]).astype(np.float32)
+    noisy = ycc + RNG.normal(0, 20, ycc.shape).astype(np.float32)  # leaves the RGB cube
+    expected = cv2.transform(noisy, back)
+    assert np.array_equal(CS.ycbcr_to_rgb(noisy), np.clip(expected, 0, 1))
+    u8 = np.rint(np.clip(expected, 0, 1) * np.float32(255)).astype(np.uint8)
+    assert np.array_equal(CS.ycbcr_to_rgb(noisy, np.uint8), u8)
+    lab = CS.rgb_to_lab(image)
+    expected = np.clip(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), 0, 1)
+    assert np.array_equal(CS.lab_to_rgb(lab, np.uint8), np.rint(expected * 255).astype(np.uint8))
+
+
+def test_strips_hue_wrap_and_nan(tiny_strips, astro):
+    """Hue outside [0, 360) in some strips only is wrapped there (as numpy's % 360 before
+    cv2.cvtColor); a NaN in the last strip is still found."""
+    hsv = CS.rgb_to_hsv(astro)
+    shifted = hsv.copy()
+    shifted[40:, :, 0] -= 720.0  # only the lower strips
+    shifted[5, 7, 0] += 360.0  # and one pixel near the top
+    wrapped = shifted.copy()
+    wrapped[..., 0] %= 360
+    expected = np.clip(cv2.cvtColor(wrapped, cv2.COLOR_HSV2RGB), 0, 1)
+    assert np.array_equal(CS.hsv_to_rgb(shifted), expected)
+    assert _diff(CS.hsv_to_rgb(shifted, np.uint8), astro).max() <= 1
+    bad = hsv.copy()
+    bad[-1, -1, 2] = np.inf
+    with pytest.raises(InvalidImage):
+        CS.hsv_to_rgb(bad)

@@ -4,8 +4,9 @@ white balance.
 Ops (registered, category ``color``; numpy in, numpy out, same dtype and layout)
     ``grayscale``, ``brightness``, ``contrast``, ``gamma``, ``saturation``, ``hue``,
     ``white_balance``. They change the colour channels only: the alpha of an RGBA image is
-    passed through unchanged. Linear tone changes run as one ``cv2.transform``, other tone
-    curves on uint8 as a 256-entry ``cv2.LUT``.
+    passed through unchanged. Linear tone changes run as one ``cv2.transform`` (on uint8
+    with a scale and an offset >= 0 as ``cv2.convertScaleAbs``), other tone curves on uint8
+    as a 256-entry ``cv2.LUT``.
 
 The histogram-based ops (``autocontrast``, ``equalize``, ``clahe``, ``match_histogram``) are
 in ``atelier.ops.histogram``; the colour-space conversions (``convert_color``, ``rgb_to_hsv``,
@@ -28,6 +29,7 @@ import cv2
 import numpy as np
 
 from atelier.arrays import (
+    clip_float,
     from_float,
     is_color,
     max_value,
@@ -222,9 +224,7 @@ def saturation(
     rgb, alpha = split_alpha(image)
     grey = grey_to_rgb(luma(image))
     out = cv2.addWeighted(rgb, factor, grey, 1.0 - factor, 0.0)  # saturates integer types
-    if out.dtype.kind == "f":
-        np.clip(out, 0.0, 1.0, out=out)
-    return merge_alpha(out, alpha)
+    return merge_alpha(clip_float(out), alpha)
 
 
 @register("hue", category="color")

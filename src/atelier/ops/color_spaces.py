@@ -34,6 +34,10 @@ Example
 
 from __future__ import annotations
 
+import functools
+import math
+from collections.abc import Callable, Iterator
+
 import cv2
 import numpy as np
 
@@ -43,6 +47,7 @@ from atelier.arrays import (
     from_float,
     is_color,
     max_value,
+    row_strips,
     split_alpha,
     to_float,
 )
@@ -66,8 +71,18 @@ _YCBCR_MATRIX = np.array(
 )
 _YCBCR_OFFSET = np.array([16.0, 128.0, 128.0])
 _YCBCR_INVERSE = np.linalg.inv(_YCBCR_MATRIX)
+_YCBCR_TO_RGB = np.hstack(  # the 3 x 4 affine matrix of cv2.transform
+    [_YCBCR_INVERSE, -(_YCBCR_INVERSE @ _YCBCR_OFFSET)[:, None]]
+).astype(np.float32)
 
 _SPACES = ("rgb", "grey", "gray", "hsv", "lab", "ycbcr")
+
+
+@functools.cache
+def _rgb_to_ycbcr_matrix(dtype: np.dtype) -> np.ndarray:
+    """The 3 x 4 affine matrix of cv2.transform for RGB of ``dtype`` (scaled to [0, 1])."""
+    scale = 1.0 / max_value(dtype)
+    return np.hstack([_YCBCR_MATRIX * scale, _YCBCR_OFFSET[:, None]]).astype(np.float32)
 
 
 # --------------------------------------------------------------------------- checks
@@ -84,7 +99,8 @@ def _check_rgb(image: object, what: str) -> np.ndarray:
 
 
 def _check_triplet(array: object, space: str) -> np.ndarray:
-    """Validate an H x W x 3 float array in ``space`` units; return it as float32."""
+    """Validate the shape and dtype of an H x W x 3 float array in ``space`` units (the values
+    are checked strip by strip in ``_to_rgb``)."""
     if not isinstance(array, np.ndarray):
         raise InvalidImage(f"{space} array must be a numpy array, got {type(array).__name__}")
     if array.ndim != 3 or array.shape[2] != 3 or array.shape[0] == 0 or array.shape[1] == 0:
@@ -93,9 +109,7 @@ def _check_triplet(array: object, space: str) -> np.ndarray:
         raise InvalidImage(
             f"{space} array must be float (as returned by rgb_to_{space}), got {array.dtype}"
         )
-    if not np.isfinite(array).all():
-        raise InvalidImage(f"{space} array contains NaN or infinite values; clean it first")
-    return array.astype(np.float32, copy=False)
+    return array
 
 
 def _check_dtype(dtype: object) -> np.dtype:
@@ -108,6 +122,66 @@ def _check_dtype(dtype: object) -> np.dtype:
             f"dtype must be uint8, uint16, float32 or float64, got {dtype!r}"
         )
     return dt
+
+
+# --------------------------------------------------------------------------- strip loops
+# Both directions run strip by strip (``row_strips``): the float intermediates stay in the CPU
+# cache instead of being full-size temporaries, which makes them faster than the plain
+# "convert the whole image, then scale it" sequence of OpenCV calls.
+
+_Convert = Callable[[np.ndarray, np.ndarray], object]  # (source strip, destination strip)
+
+
+def _strips(shape: tuple[int, ...], overlap: bool) -> Iterator[tuple[slice, slice]]:
+    """(rows, extended rows) of each strip of an ``H x W x C`` array.
+
+    cv2.cvtColor works row by row, so strips of whole rows give the same values as one call on
+    the whole image. cv2.transform instead runs over all pixels at once, in SIMD blocks of a
+    few pixels, and rounds the last few (the scalar tail) differently. With ``overlap`` each
+    strip starts at a multiple of 64 pixels (so the blocks fall as in a whole-image call) and
+    is extended by rows of at least 64 pixels, so its tail falls in rows that the next strip
+    computes again: the values match a whole-image call bit for bit.
+    """
+    width = shape[1]
+    multiple, extra = (64 // math.gcd(width, 64), -(-64 // width)) if overlap else (1, 0)
+    for rows in row_strips(shape, multiple=multiple):
+        yield rows, slice(rows.start, min(rows.stop + extra, shape[0]))
+
+
+def _from_rgb(image: object, what: str, convert: _Convert, overlap: bool = False) -> np.ndarray:
+    """Shared body of rgb_to_hsv/lab/ycbcr: ``convert`` writes each float32 strip of the
+    ``H x W x 3`` result from the matching strip of the RGB image (``overlap``: see
+    ``_strips``; the extra rows are overwritten by the next strip)."""
+    rgb, _ = split_alpha(_check_rgb(image, what))
+    out = np.empty(rgb.shape[:2] + (3,), np.float32)
+    for _, rows in _strips(out.shape, overlap):
+        convert(rgb[rows], out[rows])
+    return out
+
+
+def _to_rgb(
+    array: object, space: str, dtype: object, convert: _Convert, overlap: bool = False
+) -> np.ndarray:
+    """Shared body of hsv/lab/ycbcr_to_rgb: check each strip of ``array`` (finite values;
+    hue wrapped into [0, 360) for hsv), ``convert`` it to float32 RGB in a scratch strip,
+    then clip and scale that into the result of ``dtype`` (``overlap``: see ``_strips``)."""
+    array = _check_triplet(array, space)
+    dtype = _check_dtype(dtype)
+    out = np.empty(array.shape, dtype)
+    rgb = np.empty((0,), np.float32)
+    for rows, extended in _strips(array.shape, overlap):
+        part = array[extended].astype(np.float32, copy=False)
+        lo, hi = float(part.min()), float(part.max())  # NaN propagates into both
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise InvalidImage(f"{space} array contains NaN or infinite values; clean it first")
+        if space == "hsv" and (lo < 0 or hi >= 360):  # OpenCV does not wrap the hue itself
+            part = part.copy()
+            part[..., 0] %= 360
+        if rgb.shape != part.shape:
+            rgb = np.empty(part.shape, np.float32)
+        convert(part, rgb)
+        from_float(rgb[: rows.stop - rows.start], dtype, out=out[rows], overwrite_input=True)
+    return out
 
 
 # --------------------------------------------------------------------------- conversions
@@ -154,8 +228,9 @@ def rgb_to_hsv(image: np.ndarray) -> np.ndarray:
     >>> rgb_to_hsv(np.array([[[0, 255, 0]]], np.uint8))[0, 0].round(4).tolist()
     [120.0, 1.0, 1.0]
     """
-    rgb, _ = split_alpha(_check_rgb(image, "rgb_to_hsv"))
-    return cv2.cvtColor(to_float(rgb), cv2.COLOR_RGB2HSV)
+    return _from_rgb(
+        image, "rgb_to_hsv", lambda rgb, dst: cv2.cvtColor(to_float(rgb), cv2.COLOR_RGB2HSV, dst)
+    )
 
 
 def hsv_to_rgb(hsv: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarray:
@@ -176,12 +251,7 @@ def hsv_to_rgb(hsv: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarr
     >>> hsv_to_rgb(np.array([[[240.0, 1.0, 1.0]]]), np.uint8)[0, 0].tolist()
     [0, 0, 255]
     """
-    hsv = _check_triplet(hsv, "hsv")
-    dtype = _check_dtype(dtype)
-    if (hsv[..., 0] < 0).any() or (hsv[..., 0] >= 360).any():
-        hsv = hsv.copy()
-        hsv[..., 0] %= 360
-    return from_float(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB), dtype)
+    return _to_rgb(hsv, "hsv", dtype, lambda p, dst: cv2.cvtColor(p, cv2.COLOR_HSV2RGB, dst))
 
 
 def rgb_to_lab(image: np.ndarray) -> np.ndarray:
@@ -208,8 +278,9 @@ def rgb_to_lab(image: np.ndarray) -> np.ndarray:
     ---------
     https://en.wikipedia.org/wiki/CIELAB_color_space
     """
-    rgb, _ = split_alpha(_check_rgb(image, "rgb_to_lab"))
-    return cv2.cvtColor(to_float(rgb), cv2.COLOR_RGB2Lab)
+    return _from_rgb(
+        image, "rgb_to_lab", lambda rgb, dst: cv2.cvtColor(to_float(rgb), cv2.COLOR_RGB2Lab, dst)
+    )
 
 
 def lab_to_rgb(lab: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarray:
@@ -230,9 +301,7 @@ def lab_to_rgb(lab: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarr
     >>> lab_to_rgb(np.array([[[100.0, 0.0, 0.0]]]), np.uint8)[0, 0].tolist()
     [255, 255, 255]
     """
-    lab = _check_triplet(lab, "lab")
-    dtype = _check_dtype(dtype)
-    return from_float(cv2.cvtColor(lab, cv2.COLOR_Lab2RGB), dtype)
+    return _to_rgb(lab, "lab", dtype, lambda p, dst: cv2.cvtColor(p, cv2.COLOR_Lab2RGB, dst))
 
 
 def rgb_to_ycbcr(image: np.ndarray) -> np.ndarray:
@@ -265,12 +334,17 @@ def rgb_to_ycbcr(image: np.ndarray) -> np.ndarray:
     ---------
     ITU-R BT.601; MATLAB ``rgb2ycbcr``.
     """
-    rgb, _ = split_alpha(_check_rgb(image, "rgb_to_ycbcr"))
-    scale = 1.0 / max_value(rgb.dtype)
-    # cv2.transform applies a per-pixel 3 x 4 affine matrix (multi-threaded); the 1 / 255
-    # of integer input is folded into the matrix.
-    matrix = np.hstack([_YCBCR_MATRIX * scale, _YCBCR_OFFSET[:, None]]).astype(np.float32)
-    return cv2.transform(rgb.astype(np.float32, copy=False), matrix)
+    # cv2.transform applies a per-pixel 3 x 4 affine matrix. Its output depth is its
+    # input's, so each strip goes to float32 first (in the cache, not a full-size copy),
+    # unscaled: the 1 / 255 of integer input is folded into the matrix.
+    return _from_rgb(
+        image,
+        "rgb_to_ycbcr",
+        lambda rgb, dst: cv2.transform(
+            rgb.astype(np.float32, copy=False), _rgb_to_ycbcr_matrix(rgb.dtype), dst
+        ),
+        overlap=True,
+    )
 
 
 def ycbcr_to_rgb(ycbcr: np.ndarray, dtype: np.dtype | type = np.float32) -> np.ndarray:
@@ -291,10 +365,9 @@ def ycbcr_to_rgb(ycbcr: np.ndarray, dtype: np.dtype | type = np.float32) -> np.n
     >>> ycbcr_to_rgb(np.array([[[235.0, 128.0, 128.0]]]), np.uint8)[0, 0].tolist()
     [255, 255, 255]
     """
-    ycbcr = _check_triplet(ycbcr, "ycbcr")
-    dtype = _check_dtype(dtype)
-    matrix = np.hstack([_YCBCR_INVERSE, -(_YCBCR_INVERSE @ _YCBCR_OFFSET)[:, None]])
-    return from_float(cv2.transform(ycbcr, matrix.astype(np.float32)), dtype)
+    return _to_rgb(
+        ycbcr, "ycbcr", dtype, lambda p, dst: cv2.transform(p, _YCBCR_TO_RGB, dst), overlap=True
+    )
 
 
 _TO_RGB = {"hsv": hsv_to_rgb, "lab": lab_to_rgb, "ycbcr": ycbcr_to_rgb}
@@ -358,7 +431,12 @@ def convert_color(
         rgb = split_alpha(_check_rgb(image, "convert_color(src='rgb')"))[0]
     if dst_key in _FROM_RGB:
         return _FROM_RGB[dst_key](rgb)
-    out = luma(rgb) if dst_key == "grey" else np.array(rgb)  # np.array: a copy, contiguous
+    if dst_key == "grey":
+        out = luma(rgb)
+    elif src_key == "rgb" and (dtype is None or rgb.dtype == dtype):
+        out = np.array(rgb)  # the input's own pixels: return a contiguous copy
+    else:
+        out = rgb  # a new array computed above, or converted below
     if dtype is not None and out.dtype != dtype:
         out = from_float(to_float(out), dtype)
     return out

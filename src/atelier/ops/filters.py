@@ -26,6 +26,7 @@ import numpy as np
 
 from atelier.errors import InvalidArgument
 from atelier.arrays import (
+    clip_float,
     from_float,
     is_color,
     max_value,
@@ -60,13 +61,6 @@ _LAPLACIAN_KERNELS = {
 def _odd(name: str, value: int) -> None:
     if value % 2 == 0:
         raise InvalidArgument(f"parameter {name} must be odd, got {value}; use {value + 1}")
-
-
-def _clip_float(result: np.ndarray) -> np.ndarray:
-    """Clip float results to [0, 1] in place (integer results are saturated by OpenCV)."""
-    if result.dtype.kind == "f":
-        np.clip(result, 0.0, 1.0, out=result)
-    return result
 
 
 @register("gaussian_blur", category="filters")
@@ -270,7 +264,7 @@ def unsharp(
         limit = threshold * max_value(image.dtype) / 255.0
         # numpy, not cv2.compare: OpenCV reads a 1x1x3 array as a scalar and refuses it
         np.copyto(out, src, where=cv2.absdiff(src, blur) <= limit)
-    return squeeze_like(_clip_float(out), image)
+    return squeeze_like(clip_float(out), image)
 
 
 @register("laplacian_sharpen", category="filters")
@@ -316,7 +310,7 @@ def laplacian_sharpen(
     if image.dtype != np.float64:
         kernel = kernel.astype(np.float32)
     out = cv2.filter2D(image, -1, kernel)
-    return squeeze_like(_clip_float(out), image)
+    return squeeze_like(clip_float(out), image)
 
 
 @register("nlm_denoise", category="filters")
