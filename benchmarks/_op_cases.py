@@ -340,6 +340,6 @@ EXTRA_CASES: dict[str, Case] = {
         atelier=lambda d: at_metrics.ssim(d.img, d.blurred),
         cv2=lambda d: cv_ssim(d.img, d.blurred),
         sk=lambda d: sk_ssim(d.img, d.blurred),
-        note="raw: OpenCV tutorial recipe in float32 (atelier float64, border cropped)",
+        note="raw: OpenCV tutorial recipe, float32, uncentred (atelier: float32 centred, border cropped as skimage)",
     ),
 }
