@@ -21,9 +21,10 @@ from typing import Annotated, Literal
 
 import cv2
 import numpy as np
+from PIL import Image
 
-from atelier.errors import InvalidArgument
 from atelier.arrays import max_value, squeeze_like
+from atelier.errors import InvalidArgument
 from atelier.ops.registry import Range, register
 
 __all__ = ["crop", "flip", "pad", "resize", "rotate"]
@@ -74,6 +75,42 @@ def _finish(result: np.ndarray, image: np.ndarray, method: str) -> np.ndarray:
     if method in ("bicubic", "lanczos") and result.dtype.kind == "f":
         np.clip(result, 0.0, 1.0, out=result)
     return squeeze_like(result, image)
+
+
+_PIL_FILTERS = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+    "area": Image.Resampling.BOX,
+}
+
+
+def _pillow_resize(image: np.ndarray, size: tuple[int, int], method: str) -> np.ndarray:
+    """Resize with Pillow, whose kernels widen by the shrink factor (anti-aliasing): the
+    degradation the super-resolution literature uses ("bicubic downsampling" = Pillow's or
+    MATLAB's ``imresize``, not ``cv2.resize``). 8-bit grey/RGB/RGBA go through Pillow's own
+    modes; other dtypes channel by channel in its 32-bit float mode."""
+    if image.dtype == np.uint8 and (image.ndim == 2 or image.shape[2] in (3, 4)):
+        return np.asarray(Image.fromarray(image).resize(size, _PIL_FILTERS[method]))
+    planes = image if image.ndim == 3 else image[..., None]
+    out = np.stack(
+        [
+            np.asarray(
+                Image.fromarray(np.ascontiguousarray(planes[..., c], np.float32), "F").resize(
+                    size, _PIL_FILTERS[method]
+                )
+            )
+            for c in range(planes.shape[2])
+        ],
+        axis=2,
+    )
+    top = max_value(image.dtype)
+    np.clip(out, 0.0, top, out=out)
+    if image.dtype.kind == "u":
+        out = np.rint(out)
+    out = out.astype(image.dtype)
+    return out if image.ndim == 3 else out[..., 0]
 
 
 def _ceil(x: float) -> int:
@@ -251,6 +288,7 @@ def resize(
         tuple[int, int] | None, _SIZE, "box w,h to fit inside, keeping the aspect"
     ] = None,
     method: Literal["auto", "nearest", "bilinear", "bicubic", "lanczos", "area"] = "auto",
+    antialias: Annotated[bool, "Pillow's resampling: kernels widen when shrinking"] = False,
 ) -> np.ndarray:
     """Resize to a size given by width and/or height, a scale factor, or a box to fit in.
 
@@ -261,6 +299,9 @@ def resize(
     and "lanczos" interpolate without anti-aliasing; "nearest" is OpenCV's
     ``INTER_NEAREST_EXACT`` (same pixels as Pillow and scikit-image). "auto" (default) is
     "area" when no side grows and "bicubic" otherwise, as the OpenCV documentation advises.
+    ``antialias=True`` resamples with Pillow instead, whose bilinear/bicubic/Lanczos kernels
+    widen by the shrink factor: the "bicubic downsampling" of the super-resolution
+    benchmarks (the output size is the same; "area" is Pillow's box filter there).
 
     Parameters
     ----------
@@ -274,6 +315,8 @@ def resize(
         Box ``(width, height)`` the result must fit in.
     method : {"auto", "nearest", "bilinear", "bicubic", "lanczos", "area"}
         Resampling method.
+    antialias : bool
+        Resample with Pillow (anti-aliased when shrinking) instead of ``cv2.resize``.
 
     Returns
     -------
@@ -297,6 +340,8 @@ def resize(
     size = _target_size(w, h, width, height, scale, fit)
     if method == "auto":
         method = "area" if size[0] <= w and size[1] <= h else "bicubic"
+    if antialias:
+        return _pillow_resize(image, size, method)
     flags = _RESIZE_METHODS[method]
     if scale is not None:  # let OpenCV map coordinates with the exact factor, as fx=fy=scale
         out = cv2.resize(image, None, fx=scale, fy=scale, interpolation=flags)
