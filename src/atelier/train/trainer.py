@@ -1,0 +1,288 @@
+"""The generic Trainer: loop, device, checkpoints, exact resume, EMA, logging.
+
+It knows nothing of any model family: an ``Objective`` supplies the modules, optimizers and
+the step (DESIGN.md convention 5). Exact resume means a run stopped at any checkpoint (even
+by SIGKILL) and resumed reaches bit-identical weights to one never interrupted, on the same
+device: the checkpoint holds the modules, optimizers, schedulers, EMA, every RNG state, the
+step and the position in the epoch's sample order.
+
+Example
+-------
+>>> import tempfile, torch
+>>> from atelier.train.objective import Objective
+>>> class Mean(Objective):
+...     def __init__(self):
+...         self.net = torch.nn.Linear(1, 1, bias=False)
+...         self.opt = torch.optim.SGD(self.net.parameters(), lr=0.1)
+...     def modules(self): return {"net": self.net}
+...     def optimizers(self): return {"opt": self.opt}
+...     def step(self, batch, step, ctx):
+...         loss = (self.net(torch.ones(len(batch), 1)) - batch).pow(2).mean()
+...         ctx.optimize("opt", loss)
+...         return {"loss": loss.item()}
+>>> data = torch.full((8, 1), 3.0)
+>>> cfg = TrainConfig(steps=50, batch_size=4, checkpoint_every=25, log_every=25)
+>>> _ = Trainer(Mean(), data, cfg, tempfile.mkdtemp()).fit()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import numpy as np
+import torch
+
+from atelier.errors import InvalidArgument
+from atelier.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from atelier.train.ema import EMA
+from atelier.train.objective import Objective
+from atelier.train.sampling import ResumableSampler
+
+
+@dataclass
+class TrainConfig:
+    """How to train (not what): steps, batch, seed, device, precision, checkpoints, EMA."""
+
+    steps: int = 1000
+    batch_size: int = 64
+    seed: int = 0
+    device: str = "auto"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    grad_clip: float | None = None
+    ema_decay: float | None = None
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    log_every: int = 50
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise InvalidArgument(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise InvalidArgument(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise InvalidArgument(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """``auto`` picks cuda, then mps, then cpu; an unavailable device is a clear error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InvalidArgument(f"device {name!r} asked for, but no CUDA GPU is available")
+    return device
+
+
+class StepContext:
+    """What an objective's ``step`` uses: ``optimize``, ``autocast``, device, a generator."""
+
+    def __init__(self, trainer: "Trainer") -> None:
+        self._trainer = trainer
+        self.device = trainer.device
+        self.generator = torch.Generator(device="cpu").manual_seed(trainer.config.seed)
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(trainer.config.precision)
+        self._dtype = dtype if self.device.type != "cpu" or dtype == torch.bfloat16 else None
+        self._scaler = torch.amp.GradScaler(self.device.type) if (
+            trainer.config.precision == "fp16" and self.device.type == "cuda"
+        ) else None
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self._dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self._dtype)
+
+    def optimize(self, name: str, loss: torch.Tensor) -> None:
+        """Backward ``loss``, clip gradients if configured, step optimizer ``name``."""
+        optimizer = self._trainer.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        clip = self._trainer.config.grad_clip
+        if self._scaler is not None:
+            self._scaler.scale(loss).backward()
+            if clip:
+                self._scaler.unscale_(optimizer)
+                _clip(optimizer, clip)
+            self._scaler.step(optimizer)
+            self._scaler.update()
+            return
+        loss.backward()
+        if clip:
+            _clip(optimizer, clip)
+        optimizer.step()
+
+
+def _clip(optimizer: torch.optim.Optimizer, max_norm: float) -> None:
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    torch.nn.utils.clip_grad_norm_(params, max_norm)
+
+
+def _rng_state(ctx: StepContext) -> dict[str, Any]:
+    np_state = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": (np_state[0], torch.from_numpy(np_state[1].copy()), *np_state[2:]),
+        "torch": torch.get_rng_state(),
+        "step_generator": ctx.generator.get_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any], ctx: StepContext) -> None:
+    random.setstate(state["python"])
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, keys.numpy(), *rest))
+    torch.set_rng_state(state["torch"])
+    ctx.generator.set_state(state["step_generator"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class Trainer:
+    """Train ``objective`` on ``dataset`` into ``run_dir`` (checkpoints/, log.jsonl).
+
+    ``fit()`` resumes from the newest checkpoint in ``run_dir/checkpoints`` when there is
+    one, and returns the last logged losses. ``on_log(record)`` receives every log record
+    (the CLI draws its progress bar from it).
+    """
+
+    def __init__(
+        self,
+        objective: Objective,
+        dataset: torch.utils.data.Dataset,
+        config: TrainConfig,
+        run_dir: str | Path,
+        *,
+        on_log: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.objective, self.dataset, self.config = objective, dataset, config
+        self.run_dir = Path(run_dir)
+        self.on_log = on_log
+        self.device = select_device(config.device)
+        if len(dataset) < config.batch_size:
+            raise InvalidArgument(
+                f"the dataset has {len(dataset)} samples, fewer than one batch of "
+                f"{config.batch_size}; lower batch_size or add data"
+            )
+        self.modules = objective.modules()
+        self.optimizers = objective.optimizers()
+        self.schedulers = objective.schedulers()
+        for module in self.modules.values():
+            module.to(self.device)
+        self.ema = {
+            name: EMA(self.modules[name], config.ema_decay)
+            for name in objective.ema_modules()
+            if config.ema_decay is not None
+        }
+        self.step, self.epoch, self.position = 0, 0, 0
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    def state_dict(self, ctx: StepContext) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "epoch": self.epoch,
+            "position": self.position,
+            "config": asdict(self.config),
+            "modules": {k: m.state_dict() for k, m in self.modules.items()},
+            "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "ema": {k: e.state_dict() for k, e in self.ema.items()},
+            "rng": _rng_state(ctx),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], ctx: StepContext) -> None:
+        for kind, targets in (
+            ("modules", self.modules),
+            ("optimizers", self.optimizers),
+            ("schedulers", self.schedulers),
+            ("ema", self.ema),
+        ):
+            for name, target in targets.items():
+                target.load_state_dict(state[kind][name])
+        self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
+        _set_rng_state(state["rng"], ctx)
+
+    def save(self, ctx: StepContext) -> Path:
+        return save_checkpoint(
+            self.checkpoint_dir, self.step, self.state_dict(ctx), keep=self.config.keep_checkpoints
+        )
+
+    def fit(self, stop_after: int | None = None) -> dict[str, float]:
+        """Train to ``config.steps`` (or stop after ``stop_after`` more steps)."""
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed % 2**32)
+        random.seed(cfg.seed)
+        ctx = StepContext(self)
+        latest = latest_checkpoint(self.checkpoint_dir)
+        if latest is not None:
+            self.load_state_dict(load_checkpoint(latest), ctx)
+        sampler = ResumableSampler(len(self.dataset), seed=cfg.seed)
+        batches_per_epoch = len(self.dataset) // cfg.batch_size
+        end = cfg.steps if stop_after is None else min(cfg.steps, self.step + stop_after)
+        losses: dict[str, float] = {}
+        window_start, window_images = time.perf_counter(), 0
+        while self.step < end:
+            sampler.set_position(self.epoch, self.position * cfg.batch_size)
+            loader = torch.utils.data.DataLoader(
+                self.dataset,
+                batch_size=cfg.batch_size,
+                sampler=sampler,
+                drop_last=True,
+                num_workers=cfg.num_workers,
+                generator=torch.Generator(),  # keeps the global RNG untouched
+            )
+            for batch in loader:
+                batch = _to_device(batch, self.device)
+                for module in self.modules.values():
+                    module.train()
+                losses = self.objective.step(batch, self.step, ctx)
+                for name, ema in self.ema.items():
+                    ema.update(self.modules[name])
+                for scheduler in self.schedulers.values():
+                    scheduler.step()
+                self.step += 1
+                self.position += 1
+                window_images += cfg.batch_size
+                if self.step % cfg.log_every == 0 or self.step == end:
+                    elapsed = max(time.perf_counter() - window_start, 1e-9)
+                    self._log({"step": self.step, **losses, "images_per_s": window_images / elapsed})
+                    window_start, window_images = time.perf_counter(), 0
+                if self.step % cfg.checkpoint_every == 0 or self.step == end:
+                    self.save(ctx)
+                if self.step >= end:
+                    break
+            if self.position >= batches_per_epoch:
+                self.epoch, self.position = self.epoch + 1, 0
+        return losses
+
+    def _log(self, record: dict[str, Any]) -> None:
+        record = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()}
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.run_dir / "log.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.on_log is not None:
+            self.on_log(record)
+
+
+def _to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(b, device) for b in batch)
+    return batch

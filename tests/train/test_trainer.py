@@ -1,0 +1,124 @@
+"""The Trainer: exact resume (also after SIGKILL), checkpoints, EMA, logging, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from atelier.errors import AtelierError, InvalidArgument
+from atelier.train import EMA, TrainConfig, Trainer, latest_checkpoint, load_checkpoint
+from atelier.train.sampling import ResumableSampler
+from tests.train.toy import NoisyRegression, toy_dataset
+
+CFG = dict(steps=40, batch_size=8, checkpoint_every=5, log_every=5, ema_decay=0.9, grad_clip=1.0)
+
+
+def _weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    out = {f"net.{k}": v.clone() for k, v in trainer.modules["net"].state_dict().items()}
+    out.update({f"ema.{k}": v.clone() for k, v in trainer.ema["net"].state_dict().items()})
+    return out
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    straight = Trainer(NoisyRegression(), toy_dataset(), TrainConfig(**CFG), tmp_path / "a")
+    straight.fit()
+    first = Trainer(NoisyRegression(), toy_dataset(), TrainConfig(**CFG), tmp_path / "b")
+    first.fit(stop_after=13)  # mid-epoch (4 batches an epoch), between checkpoints
+    assert first.step == 13
+    resumed = Trainer(NoisyRegression(seed=99), toy_dataset(), TrainConfig(**CFG), tmp_path / "b")
+    resumed.fit()
+    assert resumed.step == 40
+    a, b = _weights(straight), _weights(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_resume_after_sigkill(tmp_path):
+    """A real SIGKILL mid-run, then resume: identical to a run never interrupted."""
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        sys.path.insert(0, {os.getcwd()!r})
+        from atelier.train import TrainConfig, Trainer
+        from tests.train.toy import NoisyRegression, toy_dataset
+        cfg = TrainConfig(**{CFG!r})
+        trainer = Trainer(NoisyRegression(), toy_dataset(), cfg, sys.argv[1])
+        original = trainer.save
+        def save_then_die(ctx):
+            path = original(ctx)
+            if trainer.step == 20:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return path
+        trainer.save = save_then_die
+        trainer.fit()
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "k")], capture_output=True)
+    assert run.returncode == -signal.SIGKILL
+    assert latest_checkpoint(tmp_path / "k" / "checkpoints").name == "step-00000020.pt"
+    resumed = Trainer(NoisyRegression(), toy_dataset(), TrainConfig(**CFG), tmp_path / "k")
+    resumed.fit()
+    straight = Trainer(NoisyRegression(), toy_dataset(), TrainConfig(**CFG), tmp_path / "s")
+    straight.fit()
+    for key, value in _weights(straight).items():
+        assert torch.equal(value, _weights(resumed)[key]), key
+
+
+def test_checkpoints_kept_and_logged(tmp_path):
+    cfg = TrainConfig(**{**CFG, "keep_checkpoints": 2})
+    records = []
+    Trainer(NoisyRegression(), toy_dataset(), cfg, tmp_path, on_log=records.append).fit()
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["step-00000035.pt", "step-00000040.pt"]
+    lines = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == list(range(5, 41, 5)) == [r["step"] for r in records]
+    assert all(r["loss"] >= 0 and r["images_per_s"] > 0 for r in lines)
+    assert lines[-1]["loss"] < lines[0]["loss"]  # it learns
+    state = load_checkpoint(tmp_path / "checkpoints" / "step-00000040.pt")
+    assert state["step"] == 40 and set(state["rng"]) >= {"python", "numpy", "torch"}
+
+
+def test_damaged_checkpoint_is_a_clear_error(tmp_path):
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / "step-00000005.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(AtelierError, match="not a readable atelier checkpoint"):
+        Trainer(NoisyRegression(), toy_dataset(), TrainConfig(**CFG), tmp_path).fit()
+
+
+def test_config_and_dataset_errors(tmp_path):
+    with pytest.raises(InvalidArgument, match="batch_size"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(InvalidArgument, match="ema_decay"):
+        TrainConfig(ema_decay=1.5)
+    with pytest.raises(InvalidArgument, match="fewer than one batch"):
+        Trainer(NoisyRegression(), toy_dataset(5), TrainConfig(batch_size=8), tmp_path)
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidArgument, match="no CUDA GPU"):
+            Trainer(NoisyRegression(), toy_dataset(), TrainConfig(device="cuda"), tmp_path)
+
+
+def test_sampler_shards_and_resumes():
+    full = ResumableSampler(10, seed=3).order(0)
+    assert sorted(full) == list(range(10))
+    shards = [ResumableSampler(10, seed=3, rank=r, world_size=3).order(0) for r in range(3)]
+    assert all(len(s) == 4 for s in shards)  # padded to equal shards
+    assert set(sum(shards, [])) == set(range(10))
+    assert ResumableSampler(10, seed=3).order(1) != full  # a new order each epoch
+
+
+def test_ema_tracks_weights():
+    net = torch.nn.Linear(3, 1)
+    ema = EMA(net, decay=0.5)
+    before = ema.module.weight.clone()
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    ema.update(net)
+    assert torch.allclose(ema.module.weight, 0.5 * before + 0.5)

@@ -1,0 +1,43 @@
+"""A toy objective with every source of randomness a real one has (shuffled data, dropout
+from the global RNG, noise from the step generator, Adam, a scheduler, EMA)."""
+
+from __future__ import annotations
+
+import torch
+
+from atelier.train import Objective
+
+
+class NoisyRegression(Objective):
+    def __init__(self, seed: int = 0) -> None:
+        torch.manual_seed(seed)
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Dropout(0.2), torch.nn.Linear(16, 1)
+        )
+        self.opt = torch.optim.Adam(self.net.parameters(), lr=1e-2)
+        self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(self.opt, T_max=40)
+
+    def modules(self):
+        return {"net": self.net}
+
+    def optimizers(self):
+        return {"opt": self.opt}
+
+    def schedulers(self):
+        return {"sched": self.sched}
+
+    def ema_modules(self):
+        return ("net",)
+
+    def step(self, batch, step, ctx):
+        x, y = batch
+        noise = torch.randn(x.shape, generator=ctx.generator) * 0.01
+        loss = torch.nn.functional.mse_loss(self.net(x + noise).squeeze(1), y)
+        ctx.optimize("opt", loss)
+        return {"loss": loss.item()}
+
+
+def toy_dataset(n: int = 37) -> torch.utils.data.TensorDataset:
+    g = torch.Generator().manual_seed(123)
+    x = torch.randn(n, 4, generator=g)
+    return torch.utils.data.TensorDataset(x, x.sum(1))
