@@ -41,3 +41,24 @@ def toy_dataset(n: int = 37) -> torch.utils.data.TensorDataset:
     g = torch.Generator().manual_seed(123)
     x = torch.randn(n, 4, generator=g)
     return torch.utils.data.TensorDataset(x, x.sum(1))
+
+
+class Deterministic(Objective):
+    """No randomness in the step: for comparing data-parallel and single-process runs."""
+
+    def __init__(self) -> None:
+        torch.manual_seed(0)
+        self.net = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+        self.opt = torch.optim.SGD(self.net.parameters(), lr=0.05)
+
+    def modules(self):
+        return {"net": self.net}
+
+    def optimizers(self):
+        return {"opt": self.opt}
+
+    def step(self, batch, step, ctx):
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self.net(x).squeeze(1), y)
+        ctx.optimize("opt", loss)
+        return {"loss": loss.item()}

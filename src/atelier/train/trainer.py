@@ -40,6 +40,7 @@ import torch
 
 from atelier.errors import InvalidArgument
 from atelier.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from atelier.train.distributed import DistributedEnv
 from atelier.train.ema import EMA
 from atelier.train.objective import Objective
 from atelier.train.sampling import ResumableSampler
@@ -91,7 +92,7 @@ class StepContext:
     def __init__(self, trainer: "Trainer") -> None:
         self._trainer = trainer
         self.device = trainer.device
-        self.generator = torch.Generator(device="cpu").manual_seed(trainer.config.seed)
+        self.generator = torch.Generator(device="cpu").manual_seed(trainer.rank_seed)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(trainer.config.precision)
         self._dtype = dtype if self.device.type != "cpu" or dtype == torch.bfloat16 else None
         self._scaler = torch.amp.GradScaler(self.device.type) if (
@@ -108,8 +109,10 @@ class StepContext:
         optimizer = self._trainer.optimizers[name]
         optimizer.zero_grad(set_to_none=True)
         clip = self._trainer.config.grad_clip
+        average = self._trainer.dist.average_gradients
         if self._scaler is not None:
             self._scaler.scale(loss).backward()
+            average(_params(optimizer))
             if clip:
                 self._scaler.unscale_(optimizer)
                 _clip(optimizer, clip)
@@ -117,14 +120,18 @@ class StepContext:
             self._scaler.update()
             return
         loss.backward()
+        average(_params(optimizer))
         if clip:
             _clip(optimizer, clip)
         optimizer.step()
 
 
+def _params(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    return [p for group in optimizer.param_groups for p in group["params"]]
+
+
 def _clip(optimizer: torch.optim.Optimizer, max_norm: float) -> None:
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    torch.nn.utils.clip_grad_norm_(params, max_norm)
+    torch.nn.utils.clip_grad_norm_(_params(optimizer), max_norm)
 
 
 def _rng_state(ctx: StepContext) -> dict[str, Any]:
@@ -170,7 +177,17 @@ class Trainer:
         self.objective, self.dataset, self.config = objective, dataset, config
         self.run_dir = Path(run_dir)
         self.on_log = on_log
+        self.dist = DistributedEnv.from_environ()
         self.device = select_device(config.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)
+        if config.batch_size % self.dist.world_size:
+            raise InvalidArgument(
+                f"batch_size {config.batch_size} is the global batch: it must divide evenly "
+                f"over {self.dist.world_size} processes"
+            )
+        self.local_batch = config.batch_size // self.dist.world_size
+        self.rank_seed = config.seed + 1_000_003 * self.dist.rank
         if len(dataset) < config.batch_size:
             raise InvalidArgument(
                 f"the dataset has {len(dataset)} samples, fewer than one batch of "
@@ -202,7 +219,7 @@ class Trainer:
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "ema": {k: e.state_dict() for k, e in self.ema.items()},
-            "rng": _rng_state(ctx),
+            "rng": self.dist.gather(_rng_state(ctx)),  # one entry per process
         }
 
     def load_state_dict(self, state: dict[str, Any], ctx: StepContext) -> None:
@@ -215,33 +232,46 @@ class Trainer:
             for name, target in targets.items():
                 target.load_state_dict(state[kind][name])
         self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
-        _set_rng_state(state["rng"], ctx)
+        if len(state["rng"]) != self.dist.world_size:
+            raise InvalidArgument(
+                f"this run was checkpointed with {len(state['rng'])} processes; resume it with "
+                f"as many (got {self.dist.world_size})"
+            )
+        _set_rng_state(state["rng"][self.dist.rank], ctx)
 
-    def save(self, ctx: StepContext) -> Path:
+    def save(self, ctx: StepContext) -> Path | None:
+        """Checkpoint (a collective call: every process takes part, rank 0 writes)."""
+        state = self.state_dict(ctx)
+        if not self.dist.is_main:
+            return None
         return save_checkpoint(
-            self.checkpoint_dir, self.step, self.state_dict(ctx), keep=self.config.keep_checkpoints
+            self.checkpoint_dir, self.step, state, keep=self.config.keep_checkpoints
         )
 
     def fit(self, stop_after: int | None = None) -> dict[str, float]:
         """Train to ``config.steps`` (or stop after ``stop_after`` more steps)."""
         cfg = self.config
-        torch.manual_seed(cfg.seed)
-        np.random.seed(cfg.seed % 2**32)
-        random.seed(cfg.seed)
+        self.dist.start(self.device)
+        torch.manual_seed(self.rank_seed)
+        np.random.seed(self.rank_seed % 2**32)
+        random.seed(self.rank_seed)
         ctx = StepContext(self)
         latest = latest_checkpoint(self.checkpoint_dir)
         if latest is not None:
             self.load_state_dict(load_checkpoint(latest), ctx)
-        sampler = ResumableSampler(len(self.dataset), seed=cfg.seed)
-        batches_per_epoch = len(self.dataset) // cfg.batch_size
+        self.dist.broadcast_modules(self.modules.values())
+        sampler = ResumableSampler(
+            len(self.dataset), seed=cfg.seed, rank=self.dist.rank, world_size=self.dist.world_size
+        )
+        batches_per_epoch = sampler.per_rank // self.local_batch
         end = cfg.steps if stop_after is None else min(cfg.steps, self.step + stop_after)
         losses: dict[str, float] = {}
         window_start, window_images = time.perf_counter(), 0
         while self.step < end:
-            sampler.set_position(self.epoch, self.position * cfg.batch_size)
+            sampler.set_position(self.epoch, self.position * self.local_batch)
             loader = torch.utils.data.DataLoader(
                 self.dataset,
-                batch_size=cfg.batch_size,
+                batch_size=self.local_batch,
                 sampler=sampler,
                 drop_last=True,
                 num_workers=cfg.num_workers,
@@ -272,6 +302,8 @@ class Trainer:
         return losses
 
     def _log(self, record: dict[str, Any]) -> None:
+        if not self.dist.is_main:
+            return
         record = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()}
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self.run_dir / "log.jsonl", "a", encoding="utf-8") as f:
