@@ -69,6 +69,11 @@ class ImageInfo:
         return asdict(self)
 
 
+def is_image_path(path: str | os.PathLike) -> bool:
+    """True when the file name ends in a suffix atelier reads (``FORMATS``)."""
+    return Path(path).suffix.lower() in FORMATS
+
+
 def _name(source: Source) -> str:
     return "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from atelier.errors import AtelierError, InvalidArgument, OutputExists
-from atelier.image import DEFAULT_MAX_PIXELS, FORMATS, load_image, save_image
+from atelier.image import DEFAULT_MAX_PIXELS, FORMATS, is_image_path, load_image, save_image
 from atelier.ops.pipeline import Pipeline
 
 
@@ -53,10 +53,6 @@ class SaveOptions:
     quality: int = 95
     overwrite: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
-
-
-def is_image_path(path: Path) -> bool:
-    return path.suffix.lower() in FORMATS
 
 
 def expand_inputs(inputs: Sequence[str]) -> list[tuple[Path, Path]]:

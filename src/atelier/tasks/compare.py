@@ -22,7 +22,7 @@ from atelier.errors import InvalidArgument
 from atelier.image import DEFAULT_MAX_PIXELS, load_image
 from atelier.metrics import get_metric
 from atelier.arrays import to_float
-from atelier.tasks.batch import is_image_path
+from atelier.image import is_image_path
 
 
 @dataclass

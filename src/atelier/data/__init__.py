@@ -1,0 +1,63 @@
+"""Datasets for training and evaluating generative models, and the transforms they use.
+
+Every dataset yields ``(image, label)``: ``image`` a ``(C, H, W)`` float32 tensor in [0, 1]
+(``H == W == size``), ``label`` an int, or -1 when unlabelled. Registered names:
+
+- ``folder`` — any folder of images, recursively (``folder:PATH`` or just ``PATH``);
+- ``idx`` — MNIST-format IDX files, gz or raw (``idx:PATH``, or a path holding them);
+- ``digits`` — scikit-learn's bundled 8 x 8 digits, upsampled;
+- ``faces`` — scikit-image's bundled 25 x 25 LFW face crops;
+- ``shapes`` — procedural coloured shapes with attribute labels and captions.
+
+Example
+-------
+>>> from atelier.data import list_datasets, make_dataset
+>>> [spec.name for spec in list_datasets()]
+['digits', 'faces', 'folder', 'idx', 'shapes']
+>>> ds = make_dataset("shapes", size=32, length=8, seed=1)
+>>> image, label = ds[0]; tuple(image.shape), 0 <= label < ds.num_classes
+((3, 32, 32), True)
+"""
+
+from __future__ import annotations
+
+from atelier.data.registry import (
+    MODEL_SIZES,
+    DatasetSpec,
+    ImageDataset,
+    Split,
+    get_dataset,
+    list_datasets,
+    make_dataset,
+    register_dataset,
+    resolve_split,
+)
+from atelier.data.digits import DigitsDataset
+from atelier.data.faces import FacesDataset
+from atelier.data.folder import CorruptFileWarning, FolderDataset, list_images
+from atelier.data.idx import IdxDataset, read_idx, write_idx
+from atelier.data.shapes import ShapesDataset, render_shape, shape_attributes, shape_caption
+
+__all__ = [
+    "CorruptFileWarning",
+    "DatasetSpec",
+    "DigitsDataset",
+    "FacesDataset",
+    "FolderDataset",
+    "IdxDataset",
+    "ImageDataset",
+    "MODEL_SIZES",
+    "ShapesDataset",
+    "Split",
+    "get_dataset",
+    "list_datasets",
+    "list_images",
+    "make_dataset",
+    "read_idx",
+    "register_dataset",
+    "render_shape",
+    "resolve_split",
+    "shape_attributes",
+    "shape_caption",
+    "write_idx",
+]
