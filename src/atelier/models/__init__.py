@@ -1,0 +1,60 @@
+"""Model families, one file each, registered by name (``atelier models`` lists them).
+
+Every family is an ``nn.Module`` built from a ``@dataclass`` config; models take and return
+``(B, C, H, W)`` float32 tensors in [0, 1]. Generators have
+``sample(n, *, labels=None, generator=None, device=None)``.
+
+Example
+-------
+>>> from atelier.models import list_models
+>>> [spec.name for spec in list_models()]
+['cgan', 'classifier', 'cvae', 'dcgan', 'vae', 'vaegan']
+"""
+
+from __future__ import annotations
+
+from atelier.models.registry import (
+    ModelConfig,
+    ModelSpec,
+    build_model,
+    config_to_dict,
+    get_model_spec,
+    list_models,
+    load_model,
+    register_model,
+    save_model,
+)
+from atelier.models.gan_losses import GAN_LOSSES, get_gan_loss, gradient_penalty
+from atelier.models.dcgan import DCGAN, DCGANConfig
+from atelier.models.cgan import CGAN, CGANConfig
+from atelier.models.vae import VAE, VAEConfig
+from atelier.models.cvae import CVAE, CVAEConfig
+from atelier.models.vaegan import VAEGAN, VAEGANConfig
+from atelier.models.classifier import Classifier, ClassifierConfig
+
+__all__ = [
+    "ModelConfig",
+    "ModelSpec",
+    "build_model",
+    "config_to_dict",
+    "get_model_spec",
+    "list_models",
+    "load_model",
+    "register_model",
+    "save_model",
+    "GAN_LOSSES",
+    "get_gan_loss",
+    "gradient_penalty",
+    "DCGAN",
+    "DCGANConfig",
+    "CGAN",
+    "CGANConfig",
+    "VAE",
+    "VAEConfig",
+    "CVAE",
+    "CVAEConfig",
+    "VAEGAN",
+    "VAEGANConfig",
+    "Classifier",
+    "ClassifierConfig",
+]

@@ -1,0 +1,229 @@
+"""Shared building blocks of the model families: range helpers, conv stacks, init, sampling.
+
+Models take and return ``(B, C, H, W)`` float32 in [0, 1] (DESIGN.md convention 1); a
+network that works in [-1, 1] converts with :func:`to_signed` / :func:`to_unit`.
+
+The conv stacks follow DCGAN (Radford et al. 2015): each stage doubles or halves the size
+with a 4x4 kernel, stride 2, padding 1; widths grow ``width * 2**i`` up to ``width * 8``.
+
+Example
+-------
+>>> import torch
+>>> to_unit(to_signed(torch.tensor([0.0, 0.5, 1.0])))
+tensor([0.0000, 0.5000, 1.0000])
+>>> stage_widths(32, 8)
+[8, 16, 32]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Iterator, Literal, Sequence
+
+import torch
+from torch import nn
+
+from atelier.errors import InvalidArgument
+
+__all__ = [
+    "to_signed",
+    "to_unit",
+    "stage_widths",
+    "make_norm",
+    "DownStack",
+    "UpStack",
+    "init_dcgan_",
+    "spectral_norm_",
+    "draw_latent",
+    "resolve_labels",
+    "check_no_labels",
+    "sampling_mode",
+    "model_device",
+    "Norm",
+]
+
+Norm = Literal["batch", "layer", "instance", "none"]
+MAX_MULT = 8
+
+
+def to_signed(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] -> [-1, 1] (``2x - 1``)."""
+    return x * 2.0 - 1.0
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] -> [0, 1] (``(x + 1) / 2``), e.g. after a generator's tanh."""
+    return (x + 1.0) * 0.5
+
+
+def stage_widths(resolution: int, width: int, max_mult: int = MAX_MULT) -> list[int]:
+    """Channels after each 2x down-sampling stage from ``resolution`` to 4x4.
+
+    ``log2(resolution) - 2`` stages of ``width * min(2**i, max_mult)`` channels.
+    """
+    n = int(math.log2(resolution)) - 2
+    return [width * min(2**i, max_mult) for i in range(n)]
+
+
+def make_norm(kind: Norm, channels: int) -> nn.Module:
+    """A 2-D normalisation layer: BatchNorm, LayerNorm over (C, H, W), InstanceNorm or none."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":  # GroupNorm with one group = LayerNorm over (C, H, W), per-channel affine
+        return nn.GroupNorm(1, channels)
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    if kind == "none":
+        return nn.Identity()
+    raise InvalidArgument(f"norm must be batch, layer, instance or none, got {kind!r}")
+
+
+class DownStack(nn.Module):
+    """Strided convs from ``(B, C, R, R)`` to ``(B, F, 4, 4)``, LeakyReLU 0.2 after each.
+
+    The first stage has no normalisation (DCGAN); the others use ``norm``. Convs followed by
+    a normalisation carry no bias (it would be cancelled). ``out_channels`` is ``F``.
+    """
+
+    def __init__(self, channels: int, resolution: int, width: int, norm: Norm = "batch") -> None:
+        super().__init__()
+        widths = stage_widths(resolution, width)
+        layers: list[nn.Module] = []
+        cin = channels
+        for i, cout in enumerate(widths):
+            kind = "none" if i == 0 else norm
+            layers += [
+                nn.Conv2d(cin, cout, 4, 2, 1, bias=kind == "none"),
+                make_norm(kind, cout),
+                nn.LeakyReLU(0.2),
+            ]
+            cin = cout
+        self.net = nn.Sequential(*layers)
+        self.out_channels = cin
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class UpStack(nn.Module):
+    """Transposed convs from ``(B, F, 4, 4)`` to ``(B, C, R, R)`` pre-activation outputs.
+
+    Mirrors :class:`DownStack`: ``F = in_channels`` is the widest stage; every stage but the
+    last has BatchNorm and ReLU; the last maps to ``channels`` with a bias and no activation
+    (the caller adds tanh or sigmoid).
+    """
+
+    def __init__(self, channels: int, resolution: int, width: int) -> None:
+        super().__init__()
+        widths = stage_widths(resolution, width)[::-1]  # widest first
+        self.in_channels = widths[0]
+        layers: list[nn.Module] = []
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+        layers.append(nn.ConvTranspose2d(widths[-1], channels, 4, 2, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net(h)
+
+
+def init_dcgan_(module: nn.Module) -> nn.Module:
+    """DCGAN init in place: conv/linear weights N(0, 0.02), norm weights N(1, 0.02), biases 0.
+
+    Reference: Radford, Metz & Chintala (2015), "Unsupervised Representation Learning with
+    Deep Convolutional GANs", section 4. Call before :func:`spectral_norm_`.
+    """
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm, nn.InstanceNorm2d)) and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def spectral_norm_(module: nn.Module) -> nn.Module:
+    """Wrap the weight of every Conv2d, Linear and Embedding in ``module`` with spectral norm.
+
+    Uses ``torch.nn.utils.parametrizations.spectral_norm`` (Miyato et al. 2018, one power
+    iteration per training forward).
+    """
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    targets = [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding))]
+    for m in targets:
+        spectral_norm(m)
+    return module
+
+
+def model_device(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter (cpu when it has none)."""
+    p = next(module.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def draw_latent(
+    n: int, dim: int, *, generator: torch.Generator | None, device: torch.device | str
+) -> torch.Tensor:
+    """``(n, dim)`` standard normal noise drawn with ``generator`` (on its device), on ``device``.
+
+    Drawing on the generator's own device makes a CPU ``torch.Generator`` give the same noise
+    whatever device the model is on (DESIGN.md convention 6).
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise InvalidArgument(f"number of samples must be a positive integer, got {n!r}")
+    where = generator.device if generator is not None else device
+    return torch.randn(n, dim, generator=generator, device=where).to(device)
+
+
+def resolve_labels(
+    labels: int | Sequence[int] | torch.Tensor | None,
+    n: int,
+    num_classes: int,
+    device: torch.device | str,
+) -> torch.Tensor:
+    """Labels for ``n`` conditional samples as a ``(n,)`` int64 tensor on ``device``.
+
+    ``None`` cycles through the classes (0, 1, ..., K-1, 0, ...), one int repeats that class,
+    a sequence or tensor must hold ``n`` labels. Out-of-range labels raise ``InvalidArgument``.
+    """
+    if labels is None:
+        y = torch.arange(n) % num_classes
+    elif isinstance(labels, int) and not isinstance(labels, bool):
+        y = torch.full((n,), labels, dtype=torch.long)
+    else:
+        y = torch.as_tensor(labels)
+        if y.dtype.is_floating_point or y.dtype == torch.bool or y.ndim != 1 or y.numel() != n:
+            raise InvalidArgument(
+                f"labels must be one integer or {n} integers (one per sample), got {tuple(y.shape)} "
+                f"of {y.dtype}"
+            )
+        y = y.long()
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+        raise InvalidArgument(
+            f"labels must be in 0..{num_classes - 1} for this model, got {y.min().item()}..{y.max().item()}"
+        )
+    return y.to(device)
+
+
+def check_no_labels(labels: object, model: str) -> None:
+    """Unconditional models refuse labels rather than silently ignoring them."""
+    if labels is not None:
+        raise InvalidArgument(
+            f"{model} is unconditional: it takes no labels (train a conditional model, e.g. cgan or cvae)"
+        )
+
+
+@contextlib.contextmanager
+def sampling_mode(module: nn.Module) -> Iterator[None]:
+    """Eval mode and no_grad for the block, then the module's previous train/eval mode."""
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        module.train(was_training)

@@ -1,0 +1,275 @@
+"""The model registry: name -> (config dataclass, module class); build, save and load models.
+
+Every model family is an ``nn.Module`` whose constructor takes one ``@dataclass`` config
+(DESIGN.md convention 3). A checkpoint folder holds ``model.safetensors`` (the weights) and
+``model.json`` (``{"model": name, "config": {...}}``), so a model is rebuilt from its files
+alone; nothing is unpickled.
+
+Example
+-------
+>>> import tempfile
+>>> from atelier.models import build_model, load_model, save_model
+>>> vae = build_model("vae", {"resolution": 16, "width": 8, "latent_dim": 4})
+>>> folder = tempfile.mkdtemp()
+>>> save_model(vae, folder)
+>>> type(load_model(folder)).__name__
+'VAE'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping
+
+from atelier.errors import AtelierError, InvalidArgument, UnknownName
+
+__all__ = [
+    "ModelConfig",
+    "ModelSpec",
+    "register_model",
+    "get_model_spec",
+    "list_models",
+    "build_model",
+    "config_to_dict",
+    "save_model",
+    "load_model",
+    "WEIGHTS_FILE",
+    "CONFIG_FILE",
+    "RESOLUTIONS",
+]
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "model.json"
+#: Supported training/sampling resolutions (square images).
+RESOLUTIONS = (16, 32, 64, 128)
+
+
+@dataclass
+class ModelConfig:
+    """Base of every model config: type-checks each field, then calls ``check()``.
+
+    Subclasses declare typed fields with defaults (``int``, ``float``, ``bool``, ``str``,
+    ``Literal[...]``) and may override :meth:`check` for ranges. A wrong type or value raises
+    ``InvalidArgument`` naming the field.
+    """
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            setattr(self, f.name, _check_type(type(self).__name__, f.name, value, hints[f.name]))
+        self.check()
+
+    def check(self) -> None:
+        """Range checks of a family (override); raise ``InvalidArgument``."""
+
+    # Range helpers shared by the families.
+    def _require(self, ok: bool, field: str, what: str) -> None:
+        if not ok:
+            raise InvalidArgument(
+                f"{type(self).__name__}.{field} must be {what}, got {getattr(self, field)!r}"
+            )
+
+    def _check_image_fields(self) -> None:
+        self._require(
+            self.resolution in RESOLUTIONS,  # type: ignore[attr-defined]
+            "resolution",
+            f"a power of two from 16 to 128 ({', '.join(map(str, RESOLUTIONS))}); "
+            "resize your data to one of these",
+        )
+        self._require(self.channels in (1, 3), "channels", "1 (grey) or 3 (RGB)")  # type: ignore[attr-defined]
+
+
+def _check_type(owner: str, name: str, value: Any, hint: Any) -> Any:
+    """Return ``value`` (ints widened to float for float fields) or raise ``InvalidArgument``."""
+    where = f"{owner}.{name}"
+    if typing.get_origin(hint) is Literal:
+        choices = typing.get_args(hint)
+        if value not in choices or isinstance(value, bool) != isinstance(choices[0], bool):
+            raise InvalidArgument(
+                f"{where} must be one of {', '.join(map(repr, choices))}, got {value!r}"
+            )
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise InvalidArgument(f"{where} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidArgument(f"{where} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidArgument(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise InvalidArgument(f"{where} must be a string, got {value!r}")
+        return value
+    raise TypeError(f"{where}: unsupported config annotation {hint!r}")  # a bug in atelier
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model family: its name, config class, module class and one-line summary."""
+
+    name: str
+    config_class: type
+    module_class: type
+    summary: str
+
+    def config_fields(self) -> dict[str, Any]:
+        """Field name -> default value of the family's config."""
+        return {f.name: getattr(self.config_class(), f.name) for f in dataclasses.fields(self.config_class)}
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(name: str, config_class: type) -> Callable[[type], type]:
+    """Class decorator: register a module class under ``name`` with its config dataclass.
+
+    The class gets ``model_name = name`` and ``config_class``; its constructor must take one
+    instance of ``config_class`` and keep it as ``self.config``.
+    """
+
+    def deco(cls: type) -> type:
+        if name in _REGISTRY and _REGISTRY[name].module_class is not cls:
+            raise ValueError(f"model {name!r} registered twice")  # a bug in atelier
+        cls.model_name = name
+        cls.config_class = config_class
+        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        _REGISTRY[name] = ModelSpec(name, config_class, cls, summary)
+        return cls
+
+    return deco
+
+
+def _ensure_loaded() -> None:
+    import atelier.models  # noqa: F401  (importing the package registers every family)
+
+
+def get_model_spec(name: str) -> ModelSpec:
+    """Look a model family up by name; ``UnknownName`` (with close matches) if unknown."""
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        close = difflib.get_close_matches(str(name), _REGISTRY, n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UnknownName(
+            f"unknown model {name!r}{hint} (known models: {', '.join(sorted(_REGISTRY))})"
+        ) from None
+
+
+def list_models() -> list[ModelSpec]:
+    """Every registered model family, sorted by name."""
+    _ensure_loaded()
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def _make_config(spec: ModelSpec, config: Any) -> Any:
+    if config is None:
+        return spec.config_class()
+    if isinstance(config, spec.config_class):
+        return config
+    if not isinstance(config, Mapping):
+        raise InvalidArgument(
+            f"config of model {spec.name!r} must be a mapping or a "
+            f"{spec.config_class.__name__}, got {type(config).__name__}"
+        )
+    known = [f.name for f in dataclasses.fields(spec.config_class)]
+    unknown = [k for k in config if k not in known]
+    if unknown:
+        raise InvalidArgument(
+            f"unknown config key(s) for model {spec.name!r}: {', '.join(map(str, unknown))}; "
+            f"known keys: {', '.join(known)}"
+        )
+    return spec.config_class(**dict(config))
+
+
+def build_model(name: str, config: Mapping[str, Any] | Any = None):
+    """Build model ``name`` from a config dict (missing keys take defaults) or config object.
+
+    Raises ``UnknownName`` for an unknown model and ``InvalidArgument`` for an unknown key
+    (listing the known ones) or a bad value (e.g. a resolution that is not 16, 32, 64, 128).
+    """
+    spec = get_model_spec(name)
+    return spec.module_class(_make_config(spec, config))
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A config dataclass as a plain JSON-ready dict."""
+    return dataclasses.asdict(config)
+
+
+def _model_name(module: Any) -> str:
+    name = getattr(type(module), "model_name", None)
+    if name is None or getattr(module, "config", None) is None:
+        raise InvalidArgument(
+            f"{type(module).__name__} is not a registered atelier model; "
+            "build one with atelier.models.build_model"
+        )
+    return name
+
+
+def save_model(module: Any, folder: str | Path) -> None:
+    """Write ``folder/model.safetensors`` and ``folder/model.json``, each atomically.
+
+    Each file goes to a temporary name in ``folder`` and is renamed into place, so a failure
+    never leaves a half-written file (DESIGN.md convention 7).
+    """
+    from safetensors.torch import save
+
+    from atelier.image import write_atomic
+
+    name = _model_name(module)
+    folder = Path(folder)
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    meta = {"model": name, "config": config_to_dict(module.config)}
+    write_atomic(folder / WEIGHTS_FILE, save(state, metadata={"model": name}))
+    write_atomic(folder / CONFIG_FILE, (json.dumps(meta, indent=2) + "\n").encode("utf-8"))
+
+
+def load_model(folder: str | Path, *, device: str = "cpu"):
+    """Rebuild a model from ``folder/model.json`` and ``folder/model.safetensors``.
+
+    The weights must match the config exactly (strict load). The model is returned in eval
+    mode on ``device``. A missing or corrupt file raises ``AtelierError`` saying which.
+    """
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    cfg_path, w_path = folder / CONFIG_FILE, folder / WEIGHTS_FILE
+    for p in (cfg_path, w_path):
+        if not p.is_file():
+            raise AtelierError(
+                f"no {p.name} in {folder}: a model folder needs {CONFIG_FILE} and {WEIGHTS_FILE} "
+                "(written by atelier.models.save_model or exported by a training run)"
+            )
+    try:
+        meta = json.loads(cfg_path.read_text("utf-8"))
+        name, config = meta["model"], meta["config"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise AtelierError(
+            f"{cfg_path} is not a valid model config ({e}); it must be JSON like "
+            '{"model": "dcgan", "config": {...}}'
+        ) from None
+    module = build_model(name, config)
+    try:
+        state = load_file(str(w_path), device=device)
+    except Exception as e:  # safetensors raises its own SafetensorError / OSError
+        raise AtelierError(f"{w_path} is not a readable safetensors file ({e}); re-export it") from None
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise AtelierError(
+            f"weights in {w_path} do not match the {name!r} config in {cfg_path} ({first}...)"
+        ) from None
+    return module.to(device).eval()

@@ -1,0 +1,205 @@
+"""VAE: a convolutional variational auto-encoder with a Gaussian latent and a beta weight.
+
+``encode(x) -> (mu, logvar)``, ``reparameterize`` draws ``z = mu + sigma * eps``, ``decode(z)``
+gives a [0, 1] image (sigmoid). ``loss(x)`` returns the negative ELBO terms per image
+(summed over pixels and latent units, averaged over the batch):
+
+- ``recon``: Bernoulli ``BCE(x_hat, x)`` or Gaussian ``||x - x_hat||^2 / (2 recon_sigma^2)``;
+- ``kl``: ``KL(N(mu, sigma^2) || N(0, 1)) = -0.5 * sum(1 + logvar - mu^2 - exp(logvar))``;
+- ``total = recon + beta * kl``.
+
+References: Kingma & Welling (2014), "Auto-Encoding Variational Bayes", appendix B (the KL);
+Higgins et al. (2017), "beta-VAE".
+
+Example
+-------
+>>> import torch
+>>> from atelier.models import build_model
+>>> vae = build_model("vae", {"resolution": 16, "width": 8, "latent_dim": 4})
+>>> x = torch.rand(2, 1, 16, 16)
+>>> sorted(vae.loss(x, generator=torch.Generator().manual_seed(0)))
+['kl', 'recon', 'total']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from atelier.models.layers import (
+    DownStack,
+    UpStack,
+    check_no_labels,
+    draw_latent,
+    model_device,
+    sampling_mode,
+    stage_widths,
+    to_signed,
+)
+from atelier.models.registry import ModelConfig, register_model
+
+__all__ = ["VAEConfig", "VAE", "VAEEncoder", "VAEDecoder", "vae_loss", "reparameterize"]
+
+ReconName = Literal["bernoulli", "gaussian"]
+
+
+@dataclass
+class VAEConfig(ModelConfig):
+    """VAE hyper-parameters.
+
+    resolution : 16, 32, 64 or 128.  channels : 1 or 3.
+    latent_dim : size of z.
+    width : channels of the widest-resolution conv stage (deeper ones double up to 8x).
+    beta : weight of the KL term (1 = the plain ELBO).
+    recon : ``bernoulli`` (binary cross-entropy) or ``gaussian`` (squared error).
+    recon_sigma : the Gaussian decoder's fixed standard deviation (``gaussian`` only).
+    """
+
+    resolution: int = 32
+    channels: int = 1
+    latent_dim: int = 32
+    width: int = 32
+    beta: float = 1.0
+    recon: ReconName = "bernoulli"
+    recon_sigma: float = 0.1
+
+    def check(self) -> None:
+        self._check_image_fields()
+        self._require(self.latent_dim >= 1, "latent_dim", "a positive integer")
+        self._require(1 <= self.width <= 1024, "width", "an integer from 1 to 1024")
+        self._require(self.beta >= 0, "beta", "a number >= 0")
+        self._require(self.recon_sigma > 0, "recon_sigma", "a number > 0")
+
+
+class VAEEncoder(nn.Module):
+    """``(x (B, C, R, R), cond (B, K) | None) -> (mu, logvar)``, each ``(B, latent_dim)``.
+
+    A BatchNorm :class:`DownStack` to 4x4, flattened, concatenated with ``cond`` (CVAE's
+    one-hot label; ``cond_dim = 0`` for none) and a linear layer.
+    """
+
+    def __init__(self, channels: int, resolution: int, width: int, latent_dim: int, cond_dim: int = 0) -> None:
+        super().__init__()
+        self.body = DownStack(channels, resolution, width, "batch")
+        self.cond_dim = cond_dim
+        self.head = nn.Linear(self.body.out_channels * 16 + cond_dim, 2 * latent_dim)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.body(to_signed(x)).flatten(1)
+        if self.cond_dim:
+            h = torch.cat([h, cond], dim=1)
+        mu, logvar = self.head(h).chunk(2, dim=1)
+        return mu, logvar
+
+
+class VAEDecoder(nn.Module):
+    """``(z (B, latent_dim), cond (B, K) | None) -> (B, C, R, R)`` in [0, 1] (sigmoid)."""
+
+    def __init__(self, channels: int, resolution: int, width: int, latent_dim: int, cond_dim: int = 0) -> None:
+        super().__init__()
+        c0 = stage_widths(resolution, width)[-1]
+        self.cond_dim = cond_dim
+        self.project = nn.Linear(latent_dim + cond_dim, c0 * 16, bias=False)
+        self.norm = nn.Sequential(nn.BatchNorm2d(c0), nn.ReLU())
+        self.up = UpStack(channels, resolution, width)
+
+    def logits(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Pre-sigmoid outputs (for a numerically stable BCE)."""
+        if self.cond_dim:
+            z = torch.cat([z, cond], dim=1)
+        h = self.project(z)
+        return self.up(self.norm(h.reshape(z.shape[0], -1, 4, 4)))
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.sigmoid(self.logits(z, cond))
+
+
+def reparameterize(
+    mu: torch.Tensor, logvar: torch.Tensor, *, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """``mu + exp(logvar / 2) * eps``, ``eps ~ N(0, 1)`` drawn with ``generator``."""
+    where = generator.device if generator is not None else mu.device
+    eps = torch.randn(mu.shape, generator=generator, device=where).to(mu.device, mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def vae_loss(
+    x: torch.Tensor,
+    recon_logits: torch.Tensor,
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    *,
+    beta: float = 1.0,
+    recon: str = "bernoulli",
+    recon_sigma: float = 0.1,
+) -> dict[str, torch.Tensor]:
+    """Negative ELBO terms per image, batch mean: ``{"recon", "kl", "total"}`` scalars.
+
+    ``recon_logits`` are the decoder's pre-sigmoid outputs; ``x`` is in [0, 1].
+    """
+    b = x.shape[0]
+    if recon == "bernoulli":
+        rec = F.binary_cross_entropy_with_logits(recon_logits, x, reduction="sum") / b
+    else:
+        rec = ((torch.sigmoid(recon_logits) - x) ** 2).sum() / (2.0 * recon_sigma**2 * b)
+    kl = -0.5 * (1.0 + logvar - mu.pow(2) - logvar.exp()).sum() / b
+    return {"recon": rec, "kl": kl, "total": rec + beta * kl}
+
+
+@register_model("vae", VAEConfig)
+class VAE(nn.Module):
+    """Convolutional VAE with a Gaussian latent and a beta-weighted KL term.
+
+    Attributes ``encoder`` (:class:`VAEEncoder`) and ``decoder`` (:class:`VAEDecoder`).
+    """
+
+    def __init__(self, config: VAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        self.encoder = VAEEncoder(c.channels, c.resolution, c.width, c.latent_dim)
+        self.decoder = VAEDecoder(c.channels, c.resolution, c.width, c.latent_dim)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, logvar)``, each ``(B, latent_dim)``, for images ``(B, C, R, R)`` in [0, 1]."""
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images ``(B, C, R, R)`` in [0, 1] for latents ``(B, latent_dim)``."""
+        return self.decoder(z)
+
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        return reparameterize(mu, logvar, generator=generator)
+
+    def forward(
+        self, x: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(reconstruction in [0, 1], mu, logvar)`` for images ``x``."""
+        mu, logvar = self.encoder(x)
+        return self.decoder(reparameterize(mu, logvar, generator=generator)), mu, logvar
+
+    def loss(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """``{"recon", "kl", "total"}`` (see the module docstring) for a batch ``x`` in [0, 1]."""
+        mu, logvar = self.encoder(x)
+        logits = self.decoder.logits(reparameterize(mu, logvar, generator=generator))
+        c = self.config
+        return vae_loss(x, logits, mu, logvar, beta=c.beta, recon=c.recon, recon_sigma=c.recon_sigma)
+
+    def sample(
+        self,
+        n: int,
+        *,
+        labels: None = None,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """``n`` images ``(n, C, R, R)`` in [0, 1] decoded from prior noise drawn with ``generator``."""
+        check_no_labels(labels, "vae")
+        device = device or model_device(self)
+        z = draw_latent(n, self.config.latent_dim, generator=generator, device=device)
+        with sampling_mode(self):
+            return self.decoder(z)
