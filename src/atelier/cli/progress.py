@@ -27,8 +27,10 @@ class RateColumn(ProgressColumn):
 
 
 @contextmanager
-def progress_bar(label: str, total: int) -> Iterator[Callable[[], None]]:
-    """Yield an ``advance()`` callable; draws a bar on stderr when it is a terminal."""
+def progress_bar(
+    label: str, total: int, *, completed: int = 0
+) -> Iterator[Callable[..., None]]:
+    """Yield ``advance(count=1, description=None)``; draws a bar on stderr on a terminal."""
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -39,5 +41,9 @@ def progress_bar(label: str, total: int) -> Iterator[Callable[[], None]]:
         disable=not sys.stderr.isatty(),
     )
     with progress:
-        task = progress.add_task(label, total=total)
-        yield lambda: progress.advance(task)
+        task = progress.add_task(label, total=total, completed=completed)
+
+        def advance(count: int = 1, description: str | None = None) -> None:
+            progress.update(task, advance=count, description=description or label)
+
+        yield advance

@@ -162,7 +162,8 @@ class Trainer:
 
     ``fit()`` resumes from the newest checkpoint in ``run_dir/checkpoints`` when there is
     one, and returns the last logged losses. ``on_log(record)`` receives every log record
-    (the CLI draws its progress bar from it).
+    (the CLI draws its progress bar from it); ``on_checkpoint(trainer)`` runs on rank 0 after
+    each checkpoint (a run exports its model and a sample grid there).
     """
 
     def __init__(
@@ -173,10 +174,12 @@ class Trainer:
         run_dir: str | Path,
         *,
         on_log: Callable[[dict[str, Any]], None] | None = None,
+        on_checkpoint: Callable[["Trainer"], None] | None = None,
     ) -> None:
         self.objective, self.dataset, self.config = objective, dataset, config
         self.run_dir = Path(run_dir)
         self.on_log = on_log
+        self.on_checkpoint = on_checkpoint
         self.dist = DistributedEnv.from_environ()
         self.device = select_device(config.device)
         if self.dist.enabled and self.device.type == "cuda":
@@ -269,6 +272,8 @@ class Trainer:
         window_start, window_images = time.perf_counter(), 0
         while self.step < end:
             sampler.set_position(self.epoch, self.position * self.local_batch)
+            if hasattr(self.dataset, "set_epoch"):
+                self.dataset.set_epoch(self.epoch)  # random crops depend on the epoch
             loader = torch.utils.data.DataLoader(
                 self.dataset,
                 batch_size=self.local_batch,
@@ -295,6 +300,8 @@ class Trainer:
                     window_start, window_images = time.perf_counter(), 0
                 if self.step % cfg.checkpoint_every == 0 or self.step == end:
                     self.save(ctx)
+                    if self.on_checkpoint is not None and self.dist.is_main:
+                        self.on_checkpoint(self)
                 if self.step >= end:
                     break
             if self.position >= batches_per_epoch:

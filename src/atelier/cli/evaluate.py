@@ -1,0 +1,92 @@
+"""``atelier evaluate``: FID, KID, IS and precision/recall of a model, or of real vs real data.
+
+Two shapes:
+
+- ``atelier evaluate RUN --data NAME_OR_PATH [--split a:b]`` — n samples of the run's model
+  against the real data (read at the model's resolution);
+- ``atelier evaluate --data A [--split a:b] --against B [--against-split c:d] [--size 32]`` —
+  no RUN: real set B measured against real set A, the floor a model is judged against
+  (e.g. ``--data idx:mnist10k --split 0:8000 --against idx:mnist10k --against-split 8000:10000``).
+
+Example
+-------
+$ atelier evaluate runs/dcgan --data digits --metrics fid,kid -n 2000 --cache ~/.cache/atelier
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from atelier.cli.progress import progress_bar
+from atelier.errors import InvalidArgument
+
+_ROWS = (  # (label, keys) in table order
+    ("FID", ("fid",)),
+    ("KID", ("kid_mean", "kid_std")),
+    ("IS", ("is_mean", "is_std")),
+    ("precision", ("precision",)),
+    ("recall", ("recall",)),
+)
+
+
+def evaluate(
+    run: Optional[str] = typer.Argument(None, help="Run folder with model.safetensors + model.json; omit with --against."),
+    data: str = typer.Option(..., "--data", help="Real data: a dataset name or path (see `atelier datasets`)."),
+    split: Optional[str] = typer.Option(None, "--split", help="Part of --data, START:STOP (0:8000, 0.8:1)."),
+    against: Optional[str] = typer.Option(None, "--against", help="Second real dataset instead of a RUN (real-vs-real floor)."),
+    against_split: Optional[str] = typer.Option(None, "--against-split", help="Part of --against, START:STOP."),
+    size: Optional[int] = typer.Option(None, "--size", help="Image size for --against mode (default 32); a RUN uses its model's."),
+    metrics: str = typer.Option("fid,kid,is,pr", "--metrics", help="Comma-separated: fid, kid, is, pr."),
+    features: str = typer.Option("efficientnet-lite0", "--features", help="efficientnet-lite0, inception-v3:PATH or classifier:PATH."),
+    n: int = typer.Option(10_000, "-n", "--num", min=2, help="Samples to generate."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the samples and KID subsets."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images per forward pass."),
+    cache: Optional[str] = typer.Option(None, "--cache", help="Folder caching real-data features."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, mps."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Measure a generator against real data (or real data against real data)."""
+    from atelier.tasks.evaluate import evaluate_model, evaluate_real, parse_metrics, parse_split
+
+    names = parse_metrics(metrics)
+    if run is None and against is None:
+        raise InvalidArgument("give a RUN folder to evaluate a model, or --against DATA2 to "
+                              "compare two real datasets")
+    if run is not None and against is not None:
+        raise InvalidArgument("give either a RUN or --against, not both")
+    common = dict(split=parse_split(split), metrics=names, features=features, seed=seed,
+                  batch_size=batch_size, cache_dir=cache, device=device)
+    if run is not None:
+        if size is not None or against_split is not None:
+            raise InvalidArgument("--size and --against-split are for --against mode; a RUN is "
+                                  "evaluated at its model's resolution")
+        with progress_bar("sampling", total=n) as advance:
+            def step(k: int) -> None:
+                for _ in range(k):
+                    advance()
+
+            result = evaluate_model(run, data, n=n, progress=step, **common)
+    else:
+        result = evaluate_real(data, against, against_split=parse_split(against_split),
+                               size=32 if size is None else size, **common)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    table = Table(title=f"{run or against} vs {data} ({result.features}; "
+                        f"{result.n_fake} vs {result.n_real} images)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for label, keys in _ROWS:
+        if keys[0] in result.scores:
+            values = [result.scores[k] for k in keys]
+            table.add_row(label, " ± ".join(f"{v:.4g}" for v in values))
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("evaluate")(evaluate)

@@ -1,0 +1,124 @@
+"""``atelier sample RUN``, ``atelier models``, ``atelier datasets``.
+
+Examples
+--------
+$ atelier sample runs/cgan -n 64 -o grid.png --label 3 --seed 1
+$ atelier sample runs/dcgan --interpolate --nrow 8 -o lerp.png
+$ atelier sample runs/vae -n 1000 --each samples/      # 1000 PNG files, e.g. for other tools
+$ atelier models --json
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from atelier.cli.progress import progress_bar
+from atelier.errors import InvalidArgument
+
+
+def _parse_labels(text: Optional[str]):
+    """``"3"`` -> 3, ``"0,1,2"`` -> [0, 1, 2], None -> None."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if not values:
+        raise InvalidArgument(f"--label must be an integer class or a comma-separated list "
+                              f"of them (e.g. 3 or 0,1,2), got {text!r}")
+    return values[0] if len(values) == 1 else values
+
+
+def sample(
+    run: str = typer.Argument(..., help="Run folder (or any folder with model.safetensors + model.json)."),
+    n: int = typer.Option(64, "-n", "--num", min=1, help="Number of samples (rows with --interpolate)."),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="Grid PNG to write."),
+    each: Optional[str] = typer.Option(None, "--each", help="Write n separate PNG files into this folder instead of a grid."),
+    label: Optional[str] = typer.Option(None, "--label", help="Class for a conditional model: 3, or a list 0,1,2 (cycled)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the noise: same seed, same images."),
+    do_interpolate: bool = typer.Option(False, "--interpolate", help="Rows of latent interpolations (slerp) instead of samples."),
+    nrow: int = typer.Option(8, "--nrow", min=1, help="Images per grid row (steps per row with --interpolate)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing files."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, mps."),
+) -> None:
+    """Sample images from a trained generator into a grid PNG (or separate files with --each).
+
+    With --interpolate the grid has n // nrow rows (at least 1) of nrow images, each row
+    sliding (slerp) between two random latents.
+    """
+    from atelier.tasks.generate import (
+        interpolate, load_generator, make_grid, sample_images, save_each, save_grid,
+    )
+    from atelier.train import select_device
+
+    if (output is None) == (each is None):
+        raise InvalidArgument("give either -o GRID.png or --each FOLDER (one of them)")
+    if each is not None and do_interpolate:
+        raise InvalidArgument("--interpolate writes a grid: use -o GRID.png, not --each")
+    labels = _parse_labels(label)
+    dev = select_device(device)
+    model = load_generator(run, device=dev)
+    if do_interpolate:
+        rows = max(1, n // nrow)
+        images = interpolate(model, nrow, seed=seed, rows=rows, labels=labels, device=dev)
+    else:
+        with progress_bar("sampling", total=n) as advance:
+            def step(k: int) -> None:
+                for _ in range(k):
+                    advance()
+
+            images = sample_images(model, n, seed=seed, labels=labels, device=dev, progress=step)
+    if each is not None:
+        paths = save_each(each, images, overwrite=overwrite)
+        typer.echo(f"{len(paths)} images written to {each}", err=True)
+        return
+    save_grid(output, make_grid(images, nrow=nrow), overwrite=overwrite)
+    typer.echo(f"{len(images)} images written to {output}", err=True)
+
+
+def models(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the model families: what each is, and its config fields with defaults."""
+    from atelier.models import list_models
+
+    specs = list_models()
+    if as_json:
+        data = [{"name": s.name, "summary": s.summary, "config": s.config_fields()} for s in specs]
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table()
+    for col in ("model", "what it is", "config (defaults; set with --set key=value)"):
+        table.add_column(col, overflow="fold")
+    for s in specs:
+        fields = "\n".join(f"{k} = {v}" for k, v in s.config_fields().items())
+        table.add_row(s.name, s.summary.replace("``", ""), fields)
+    Console().print(table)
+
+
+def datasets(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the datasets: name, what it is, and whether it needs a path (NAME:PATH)."""
+    from atelier.data import list_datasets
+
+    specs = list_datasets()
+    if as_json:
+        data = [{"name": s.name, "summary": s.summary, "needs_path": s.needs_path} for s in specs]
+        typer.echo(json.dumps(data, indent=2))
+        return
+    table = Table()
+    for col in ("dataset", "what it is", "path"):
+        table.add_column(col, overflow="fold")
+    for s in specs:
+        table.add_row(s.name, s.summary.replace("``", ""), f"{s.name}:PATH" if s.needs_path else "-")
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("sample")(sample)
+    app.command("models")(models)
+    app.command("datasets")(datasets)
