@@ -16,7 +16,8 @@ import sys
 import typer
 from typer.exceptions import TyperException
 
-from atelier.cli import compare, demo, edit, info, ops_list
+from atelier.cli import compare, demo, edit, info, ops_list, train
+from atelier.cli import evaluate, generate
 from atelier.cli.memory import tune_allocator
 from atelier.errors import AtelierError
 
@@ -32,6 +33,9 @@ ops_list.register(app)
 compare.register(app)
 info.register(app)
 demo.register(app)
+generate.register(app)
+evaluate.register(app)
+train.register(app)
 
 
 def fail(message: str) -> None:

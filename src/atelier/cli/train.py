@@ -1,0 +1,79 @@
+"""``atelier train``: train a model family on a dataset into a run folder; resume; fine-tune."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from atelier.cli.progress import progress_bar
+from atelier.errors import InvalidArgument
+from atelier.tasks.training import load_run_spec, resolve_run, train_run
+
+
+def train(
+    model: Optional[str] = typer.Argument(None, help="Model family (see `atelier models`)."),
+    data: Optional[str] = typer.Option(None, "--data", help="Dataset name or path."),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="Run folder to create."),
+    sets: List[str] = typer.Option([], "--set", help="section.key=value (repeatable)."),
+    config: Optional[str] = typer.Option(None, "--config", help="JSON file of settings."),
+    resume: Optional[str] = typer.Option(None, "--resume", help="Continue this run folder."),
+    init_from: Optional[str] = typer.Option(
+        None, "--init-from", help="Start from this run's model (fine-tuning)."
+    ),
+    freeze_d: int = typer.Option(0, "--freeze-d", min=0, help="Freeze the first k D blocks."),
+    freeze: List[str] = typer.Option([], "--freeze", help="Freeze parameters by name prefix."),
+    lr_scale: float = typer.Option(1.0, "--lr-scale", min=0.0, help="Multiply learning rates."),
+) -> None:
+    """Train MODEL on --data into --out, or continue a run with --resume RUN."""
+    if resume is not None:
+        spec = load_run_spec(resume)
+        spec = resolve_run(spec["model"], data=spec["data"], overrides=sets, base=spec)
+        run = Path(resume)
+    else:
+        if model is None or data is None or out is None:
+            raise InvalidArgument("train needs MODEL, --data and --out (or --resume RUN)")
+        run = Path(out)
+        if (run / "checkpoints").exists():
+            raise InvalidArgument(f"{run} already holds a run; continue it with --resume {run}")
+        spec = resolve_run(model, data=data, overrides=sets, config_file=config)
+        if init_from is not None:
+            from atelier.models import load_model
+
+            source = load_model(init_from)
+            spec["model_config"] = {
+                **spec["model_config"], **_config_dict(source.config)
+            }
+        spec["fine_tune"] = {
+            "init_from": init_from,
+            "freeze_d": freeze_d,
+            "freeze": list(freeze),
+            "lr_scale": lr_scale,
+        }
+    steps = spec["train"]["steps"]
+    with progress_bar(f"training {spec['model']}", total=steps) as advance:
+        last = [0]
+
+        def on_log(record: dict) -> None:
+            losses = " ".join(
+                f"{k} {v:.4g}" for k, v in record.items() if k not in ("step", "images_per_s")
+            )
+            advance(
+                record["step"] - last[0],
+                f"{spec['model']} {losses} {record['images_per_s']:.0f} img/s",
+            )
+            last[0] = record["step"]
+
+        train_run(spec, run, on_log=on_log)
+    typer.echo(f"trained {spec['model']} for {steps} steps -> {run}", err=True)
+
+
+def _config_dict(config) -> dict:
+    import dataclasses
+
+    return dataclasses.asdict(config)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train)

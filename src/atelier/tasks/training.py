@@ -1,0 +1,236 @@
+"""A training run: resolve its settings, build data, model and objective, train into a folder.
+
+A run folder holds everything needed to continue, fine-tune, sample or evaluate:
+
+    RUN/config.json       the resolved settings (model, data, model config, hyper, train)
+    RUN/checkpoints/      step-NNNNNNNN.pt, the last few (exact resume)
+    RUN/log.jsonl         one JSON record per log interval
+    RUN/samples/          step-NNNNNNNN.png grids from fixed noise, one per checkpoint
+    RUN/model.safetensors + RUN/model.json
+                          the exported model (EMA generator weights where there are any),
+                          rewritten at every checkpoint
+
+Settings come from the defaults of each part, then ``--config FILE`` (JSON), then ``--set``
+pairs, in that order. A ``--set`` key is ``section.field`` (sections: ``model``, ``hyper``,
+``train``, ``data``) or a bare field name when only one section has it.
+
+Example
+-------
+>>> import tempfile
+>>> spec = resolve_run("vae", data="digits", overrides=["resolution=16", "width=8",
+...                    "steps=4", "batch_size=8", "checkpoint_every=2", "log_every=2"])
+>>> (spec["model_config"]["resolution"], spec["train"]["steps"])
+(16, 4)
+>>> run = train_run(spec, tempfile.mkdtemp())
+>>> sorted(p.name for p in run.iterdir())[:3]
+['checkpoints', 'config.json', 'log.jsonl']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+
+
+from atelier.errors import InvalidArgument
+from atelier.image import write_atomic
+
+RUN_CONFIG = "config.json"
+#: Data options a run accepts under ``data.``.
+DATA_FIELDS = ("split", "labels", "seed", "crop")  # channels follow model.channels
+
+
+def _parse_value(text: str) -> Any:
+    """``--set`` values: JSON when they parse (numbers, true/false, lists), else a string.
+    ``a:b`` is a split range."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    if ":" in text:
+        start, _, stop = text.partition(":")
+        if start.strip().isdigit() and stop.strip().isdigit():
+            return [int(start), int(stop)]
+    return text
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def resolve_run(
+    model: str,
+    *,
+    data: str,
+    overrides: Sequence[str] = (),
+    config_file: str | Path | None = None,
+    base: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The full, checked settings of a run as a JSON-able dict.
+
+    Raises ``InvalidArgument`` for an unknown key (naming the known ones), a value of the
+    wrong type, or a resolution the models do not support.
+    """
+    from atelier.models import get_model_spec
+    from atelier.train import TrainConfig
+    from atelier.train.objectives import get_objective
+
+    model_spec = get_model_spec(model)
+    objective_cls = get_objective(model)
+    spec: dict[str, Any] = base or {
+        "model": model,
+        "data": data,
+        "data_options": {},
+        "model_config": {},
+        "hyper": {},
+        "train": {},
+        "fine_tune": {"init_from": None, "freeze_d": 0, "freeze": [], "lr_scale": 1.0},
+    }
+    spec = json.loads(json.dumps(spec))  # a private copy
+    spec["data"] = data or spec["data"]
+    sections = {
+        "model": ("model_config", _field_names(model_spec.config_class)),
+        # a recipe's batch size is the default of train.batch_size, set there
+        "hyper": ("hyper", [f for f in _field_names(objective_cls.Hyper) if f != "batch_size"]),
+        "train": ("train", _field_names(TrainConfig)),
+        "data": ("data_options", list(DATA_FIELDS)),
+    }
+    pairs: list[tuple[str, Any]] = []
+    if config_file is not None:
+        try:
+            loaded = json.loads(Path(config_file).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidArgument(f"--config {config_file}: cannot read it as JSON ({exc})") from None
+        for section, values in loaded.items():
+            if section not in sections or not isinstance(values, dict):
+                raise InvalidArgument(
+                    f"--config {config_file}: top-level keys must be {', '.join(sections)} "
+                    f"holding objects; got {section!r}"
+                )
+            pairs += [(f"{section}.{k}", v) for k, v in values.items()]
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise InvalidArgument(f"--set takes key=value, got {item!r}")
+        pairs.append((key.strip(), _parse_value(value.strip())))
+    for key, value in pairs:
+        section, field = _locate(key, sections)
+        spec[sections[section][0]][field] = value
+    # build each part once to check every value now, not an hour into training
+    from atelier.train.objectives import hyper_from_dict
+
+    config = model_spec.config_class(**spec["model_config"])
+    spec["model_config"] = dataclasses.asdict(config)
+    hyper = hyper_from_dict(objective_cls.Hyper, spec["hyper"])
+    spec["train"].setdefault("batch_size", getattr(hyper, "batch_size", 64))
+    spec["train"] = dataclasses.asdict(TrainConfig(**spec["train"]))
+    spec["hyper"] = {
+        k: v for k, v in dataclasses.asdict(hyper).items() if k != "batch_size"
+    }
+    return spec
+
+
+def _locate(key: str, sections: dict[str, tuple[str, list[str]]]) -> tuple[str, str]:
+    if "." in key:
+        section, field = key.split(".", 1)
+        if section in sections and field in sections[section][1]:
+            return section, field
+    else:
+        owners = [s for s, (_, fields) in sections.items() if key in fields]
+        if len(owners) == 1:
+            return owners[0], key
+        if len(owners) > 1:
+            raise InvalidArgument(
+                f"--set {key} is ambiguous: write one of "
+                + ", ".join(f"{s}.{key}" for s in owners)
+            )
+    known = sorted(f"{s}.{f}" for s, (_, fields) in sections.items() for f in fields)
+    raise InvalidArgument(f"unknown --set key {key!r}; known keys: {', '.join(known)}")
+
+
+def build_dataset(spec: dict[str, Any]):
+    from atelier.data import make_dataset
+
+    options = dict(spec["data_options"])
+    config = spec["model_config"]
+    options["channels"] = config.get("channels")
+    if "num_classes" in config and "labels" not in options:
+        options["labels"] = True
+    split = options.pop("split", None)
+    return make_dataset(
+        spec["data"], size=config["resolution"], split=tuple(split) if split else None, **options
+    )
+
+
+def _check_labels(spec: dict[str, Any], dataset) -> None:
+    classes = spec["model_config"].get("num_classes")
+    if classes is not None and dataset.num_classes != classes:
+        raise InvalidArgument(
+            f"{spec['model']} is set for {classes} classes but the data has "
+            f"{dataset.num_classes}; --set model.num_classes={dataset.num_classes}"
+        )
+
+
+def load_run_spec(run: str | Path) -> dict[str, Any]:
+    path = Path(run) / RUN_CONFIG
+    if not path.is_file():
+        raise InvalidArgument(f"{run}: not a run folder (no {RUN_CONFIG})")
+    return json.loads(path.read_text())
+
+
+def train_run(
+    spec: dict[str, Any],
+    run_dir: str | Path,
+    *,
+    on_log: Callable[[dict[str, Any]], None] | None = None,
+    sample_count: int = 64,
+) -> Path:
+    """Train (or continue training) the run described by ``spec`` in ``run_dir``."""
+    import torch
+
+    from atelier.models import build_model, load_model, save_model
+    from atelier.tasks.generate import make_grid
+    from atelier.train import TrainConfig, Trainer
+    from atelier.train.objectives import make_objective
+    from atelier.image import save_image
+
+    run = Path(run_dir)
+    dataset = build_dataset(spec)
+    _check_labels(spec, dataset)
+    tune = spec["fine_tune"]
+    if tune["init_from"]:
+        model = load_model(tune["init_from"]).train()
+        if model.model_name != spec["model"]:
+            raise InvalidArgument(
+                f"--init-from {tune['init_from']} holds a {model.model_name}, not a {spec['model']}"
+            )
+    else:
+        model = build_model(spec["model"], spec["model_config"])
+    objective = make_objective(
+        model,
+        spec["hyper"],
+        freeze_d=tune["freeze_d"],
+        freeze=tuple(tune["freeze"]),
+        lr_scale=tune["lr_scale"],
+    )
+    run.mkdir(parents=True, exist_ok=True)
+    write_atomic(run / RUN_CONFIG, json.dumps(spec, indent=2).encode())
+    seed = spec["train"]["seed"]
+
+    def export(trainer: Trainer) -> None:
+        exported = objective.export(trainer.ema).cpu().eval()
+        save_model(exported, run)
+        if hasattr(exported, "sample"):
+            noise = torch.Generator(device="cpu").manual_seed(seed)
+            images = exported.sample(sample_count, generator=noise, device=torch.device("cpu"))
+            grid = make_grid(images.cpu(), nrow=8)
+            save_image(run / "samples" / f"step-{trainer.step:08d}.png", grid, overwrite=True)
+
+    trainer = Trainer(
+        objective, dataset, TrainConfig(**spec["train"]), run, on_log=on_log, on_checkpoint=export
+    )
+    trainer.fit()
+    return run

@@ -1,0 +1,152 @@
+"""GAN objectives: DCGAN (unconditional) and the class-conditional projection GAN.
+
+One Trainer step is one discriminator update and, every ``n_critic``-th step, one generator
+update: D is updated on every step (each critic iteration sees a fresh real batch, as in
+Gulrajani et al. 2017, Algorithm 1) and G on steps where ``step % n_critic == 0`` (so the
+first step updates both). With ``n_critic = 1`` (DCGAN, hinge) both networks move every step.
+The generator step reuses the step's fake batch (the PyTorch DCGAN recipe), scored by the
+freshly updated D. Noise comes from ``ctx.generator``, so runs are reproducible.
+
+The default recipe follows the model's ``loss`` (:data:`GAN_RECIPES`); ``hyper`` overrides it.
+
+- ``nonsaturating``: Adam lr 2e-4 for both nets, betas (0.5, 0.999), batch 64 (Radford et al.
+  2015, section 4);
+- ``hinge`` (with spectral norm): TTUR lr_d 4e-4, lr_g 1e-4, betas (0.0, 0.999), one D step
+  per G step (Zhang et al. 2019, "Self-Attention GANs", section 5; Heusel et al. 2017, TTUR);
+- ``wgan-gp``: Adam lr 1e-4, betas (0.0, 0.9), n_critic 5, gp_weight 10 (Gulrajani et al.
+  2017, Algorithm 1).
+
+The conditional GAN draws its fakes with the real batch's labels (so fake labels follow the
+data's class frequencies) and scores real and fake with those labels; unconditional models
+ignore labels.
+
+Example
+-------
+>>> from atelier.models import build_model
+>>> gan = build_model("dcgan", {"resolution": 16, "width": 8, "loss": "wgan-gp"})
+>>> obj = DCGANObjective(gan, {"n_critic": 2}, lr_scale=0.1)
+>>> obj.hyper.n_critic, obj.optimizers()["generator"].param_groups[0]["lr"]
+(2, 1e-05)
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from atelier.models.gan_losses import get_gan_loss, gradient_penalty
+from atelier.models.layers import draw_latent
+from atelier.train.objectives import register_objective
+from atelier.train.objectives.base import FamilyObjective, check_labels, frozen_grads
+
+__all__ = ["GANHyper", "GAN_RECIPES", "DCGANObjective", "CGANObjective", "split_batch"]
+
+
+@dataclass
+class GANHyper:
+    """GAN training hyper-parameters (defaults: the DCGAN recipe, Radford et al. 2015).
+
+    lr_g, lr_d : Adam learning rates of the generator and the discriminator.
+    betas : Adam (beta1, beta2), shared.
+    batch_size : the recipe's batch size (a suggestion for the Trainer's ``batch_size``).
+    n_critic : discriminator steps per generator step (G steps when ``step % n_critic == 0``).
+    gp_weight : lambda of the WGAN-GP gradient penalty (``wgan-gp`` only).
+    """
+
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    batch_size: int = 64
+    n_critic: int = 1
+    gp_weight: float = 10.0
+
+
+GAN_RECIPES: dict[str, GANHyper] = {
+    "nonsaturating": GANHyper(),
+    "hinge": GANHyper(lr_g=1e-4, lr_d=4e-4, betas=(0.0, 0.999)),
+    "wgan-gp": GANHyper(lr_g=1e-4, lr_d=1e-4, betas=(0.0, 0.9), n_critic=5, gp_weight=10.0),
+}
+
+
+def split_batch(batch: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(images, labels or None)`` from a Trainer batch (a tensor or an (images, labels) pair)."""
+    if isinstance(batch, torch.Tensor):
+        return batch, None
+    return batch[0], (batch[1] if len(batch) > 1 else None)
+
+
+class _GANObjective(FamilyObjective):
+    Hyper = GANHyper
+    module_paths = {"generator": "generator", "discriminator": "discriminator"}
+    has_discriminator = True
+    conditional = False
+
+    def __init__(self, model, hyper=None, *, freeze_d=0, freeze=(), lr_scale=1.0) -> None:
+        super().__init__(model, hyper, freeze_d=freeze_d, freeze=freeze, lr_scale=lr_scale)
+        h = self.hyper
+        self.loss = get_gan_loss(model.config.loss)
+        self.wgan = model.config.loss == "wgan-gp"
+        self.opt_g = torch.optim.Adam(
+            self.params(model.generator, name="generator"), lr=self.lr(h.lr_g), betas=h.betas
+        )
+        self.opt_d = torch.optim.Adam(
+            self.params(model.discriminator, name="discriminator"), lr=self.lr(h.lr_d), betas=h.betas
+        )
+        self._last_g = float("nan")
+
+    def default_hyper(self, model) -> GANHyper:
+        return copy.deepcopy(GAN_RECIPES[model.config.loss])
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"generator": self.opt_g, "discriminator": self.opt_d}
+
+    def ema_modules(self) -> tuple[str, ...]:
+        return ("generator",)
+
+    def step(self, batch: Any, step: int, ctx: Any) -> dict[str, float]:
+        x, y = split_batch(batch)
+        cond: tuple[torch.Tensor, ...] = ()
+        if self.conditional:
+            cond = (check_labels(y, self.model.config.num_classes, self.model.model_name),)
+        G, D = self.model.generator, self.model.discriminator
+        z = draw_latent(x.shape[0], self.model.config.latent_dim, generator=ctx.generator, device=x.device)
+        g_step = step % self.hyper.n_critic == 0
+        with ctx.autocast():
+            with torch.set_grad_enabled(g_step):
+                fake = G(z, *cond)
+            real_logits = D(x, *cond)
+            fake_logits = D(fake.detach(), *cond)
+        d_loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
+        out: dict[str, float] = {}
+        if self.wgan:
+            gp = gradient_penalty(
+                lambda t: D(t, *cond).float(), x.float(), fake.detach().float(), generator=ctx.generator
+            )
+            out["gp"] = gp.item()
+            d_loss = d_loss + self.hyper.gp_weight * gp
+        ctx.optimize("discriminator", d_loss)
+        if g_step:
+            with frozen_grads(D), ctx.autocast():
+                g_logits = D(fake, *cond)
+            g_loss = self.loss.g_loss(g_logits.float())
+            ctx.optimize("generator", g_loss)
+            self._last_g = g_loss.item()
+        return {"d_loss": d_loss.item(), "g_loss": self._last_g, **out}
+
+
+@register_objective("dcgan")
+class DCGANObjective(_GANObjective):
+    """DCGAN training (Radford et al. 2015); recipe by the model's ``loss`` (see module doc)."""
+
+
+@register_objective("cgan")
+class CGANObjective(_GANObjective):
+    """Conditional GAN training (Miyato & Koyama 2018); labels come from the batch.
+
+    The model defaults to hinge loss + spectral norm, hence the TTUR hinge recipe.
+    """
+
+    conditional = True
