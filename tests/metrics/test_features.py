@@ -166,3 +166,24 @@ def test_classifier_spec(tmp_path, monkeypatch):
     ex = get_extractor(f"classifier:{tmp_path}")
     assert seen == {"folder": tmp_path, "config": {"k": 2}}
     assert (ex.feature_dim, ex.num_classes) == (6, 2) and ex.name == f"classifier:{tmp_path}"
+
+
+def test_classifier_extractor_from_an_atelier_model(tmp_path):
+    """`classifier:PATH` loads a folder written by atelier (model.json + model.safetensors)
+    and adapts size and channels: 32 px RGB inputs to a 16 px grey classifier."""
+    import torch
+
+    from atelier.metrics.features import get_extractor
+    from atelier.models import build_model, save_model
+
+    model = build_model("classifier", {"resolution": 16, "channels": 1, "width": 8, "feature_dim": 12})
+    save_model(model, tmp_path / "clf")
+    extractor = get_extractor(f"classifier:{tmp_path / 'clf'}")
+    images = torch.rand(5, 3, 32, 32)
+    feats = extractor.features(images)
+    probs = extractor.probabilities(images)
+    assert tuple(feats.shape) == (5, 12) and tuple(probs.shape) == (5, 10)
+    torch.testing.assert_close(probs.sum(1), torch.ones(5))
+    grey = torch.nn.functional.interpolate(images.mean(1, keepdim=True), size=(16, 16), mode="bilinear", antialias=True)
+    model.eval()
+    torch.testing.assert_close(feats, model.features(grey), rtol=1e-4, atol=1e-5)

@@ -254,6 +254,40 @@ def _classifier(arg, *, device, batch_size, weights_path) -> FeatureExtractor:
                             device, batch_size)
 
 
+class _AtelierClassifier(nn.Module):
+    """An atelier ``classifier`` model in the extractor protocol: any input size and channel
+    count are brought to the classifier's own (antialiased resize, grey <-> RGB)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model.eval().requires_grad_(False)
+        self.config = model.config
+        self.feature_dim = model.config.feature_dim
+        self.num_classes = model.config.num_classes
+
+    def forward(self, images: torch.Tensor, logits: bool = False):
+        size, channels = self.config.resolution, self.config.channels
+        if images.shape[1] != channels:
+            images = images.mean(1, keepdim=True) if channels == 1 else images.expand(
+                -1, channels, -1, -1
+            )
+        if images.shape[-2:] != (size, size):
+            images = nn.functional.interpolate(
+                images, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+            )
+        features = self.model.features(images)
+        return (features, self.model.head(features)) if logits else features
+
+
+def _load_atelier_classifier(folder: Path, config: dict) -> nn.Module:
+    from atelier.models import load_model
+
+    return _AtelierClassifier(load_model(folder))
+
+
+register_classifier_loader("classifier", _load_atelier_classifier)
+
+
 # ---------------------------------------------------------------- dataset statistics
 
 
