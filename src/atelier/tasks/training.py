@@ -194,6 +194,7 @@ def train_run(
     from atelier.models import build_model, load_model, save_model
     from atelier.tasks.generate import make_grid
     from atelier.train import TrainConfig, Trainer
+    from atelier.train.distributed import DistributedEnv
     from atelier.train.objectives import make_objective
     from atelier.image import save_image
 
@@ -216,8 +217,8 @@ def train_run(
         freeze=tuple(tune["freeze"]),
         lr_scale=tune["lr_scale"],
     )
-    run.mkdir(parents=True, exist_ok=True)
-    write_atomic(run / RUN_CONFIG, json.dumps(spec, indent=2).encode())
+    if DistributedEnv.from_environ().is_main:  # under torchrun, rank 0 alone writes
+        write_atomic(run / RUN_CONFIG, json.dumps(spec, indent=2).encode())
     seed = spec["train"]["seed"]
 
     def export(trainer: Trainer) -> None:
