@@ -168,6 +168,12 @@ class FolderDataset(ImageDataset):
                 stacklevel=3,
             )
 
+    def _load(self, j: int) -> tuple[np.ndarray, int]:
+        """Raw item ``j`` centre-cropped to the dataset's size; a corrupt file raises
+        ``InvalidImage``. ``__getitem__`` adds corrupt-file skipping and random crops."""
+        label = int(self.targets[j]) if self.labeled else -1
+        return resize_crop(self._read(j), self.size, "center", None), label
+
     def __getitem__(self, i: int):
         """Item ``i``; a corrupt file is replaced by the next valid one of this split."""
         n = len(self)

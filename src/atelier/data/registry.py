@@ -20,6 +20,8 @@ Example
 
 from __future__ import annotations
 
+import abc
+
 import difflib
 import os
 from dataclasses import dataclass
@@ -111,7 +113,7 @@ def resolve_split(split: Split, length: int) -> np.ndarray:
     return indices
 
 
-class ImageDataset(Dataset):
+class ImageDataset(Dataset, abc.ABC):
     """Base class: indices, split, channel conversion and the ``(tensor, label)`` contract.
 
     A subclass calls ``super().__init__`` and implements ``_load(j) -> (array, label)`` for a
@@ -165,8 +167,9 @@ class ImageDataset(Dataset):
         tensor = to_tensor(to_channels(image, self.channels))
         return tensor, (int(label) if self.labeled else -1)
 
-    def _load(self, j: int) -> tuple[np.ndarray, int]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _load(self, j: int) -> tuple[np.ndarray, int]:
+        """Image ``H x W [x C]`` (uint8 or float) and integer label of raw item ``j``."""
 
     def __repr__(self) -> str:
         return (
