@@ -29,11 +29,8 @@ from atelier.models.dcgan import DCGANGenerator, GANLossName, discriminator_norm
 from atelier.models.layers import (
     DownStack,
     Norm,
-    draw_latent,
+    PriorSamplingMixin,
     init_dcgan_,
-    model_device,
-    resolve_labels,
-    sampling_mode,
     spectral_norm_,
     to_signed,
 )
@@ -61,8 +58,7 @@ class CGANConfig(ModelConfig):
 
     def check(self) -> None:
         self._check_image_fields()
-        self._require(self.latent_dim >= 1, "latent_dim", "a positive integer")
-        self._require(1 <= self.width <= 1024, "width", "an integer from 1 to 1024")
+        self._check_latent_fields()
         self._require(self.num_classes >= 2, "num_classes", "an integer >= 2")
         self._require(self.embed_dim >= 1, "embed_dim", "a positive integer")
 
@@ -99,12 +95,14 @@ class ProjectionDiscriminator(nn.Module):
 
 
 @register_model("cgan", CGANConfig)
-class CGAN(nn.Module):
+class CGAN(PriorSamplingMixin, nn.Module):
     """Class-conditional GAN with a projection discriminator (Miyato & Koyama 2018).
 
     Attributes ``generator(z, y)`` and ``discriminator(x, y)``; ``forward(z, y)`` runs the
-    generator.
+    generator. ``sample(n, labels=...)`` draws images of the given classes.
     """
+
+    conditional = True
 
     def __init__(self, config: CGANConfig) -> None:
         super().__init__()
@@ -120,21 +118,5 @@ class CGAN(nn.Module):
         """Images ``(B, C, R, R)`` in [0, 1] for noise ``(B, latent_dim)`` and labels ``(B,)``."""
         return self.generator(z, y)
 
-    def sample(
-        self,
-        n: int,
-        *,
-        labels: int | list[int] | torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-    ) -> torch.Tensor:
-        """``n`` images ``(n, C, R, R)`` in [0, 1] of ``labels``.
-
-        ``labels``: one int for all, ``n`` ints, or ``None`` to cycle 0, 1, ..., K-1. Noise is
-        drawn with ``generator``; eval mode, no gradients.
-        """
-        device = device or model_device(self)
-        z = draw_latent(n, self.config.latent_dim, generator=generator, device=device)
-        y = resolve_labels(labels, n, self.config.num_classes, device)
-        with sampling_mode(self):
-            return self.generator(z, y)
+    def _decode_prior(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.generator(z, y)

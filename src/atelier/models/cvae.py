@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from atelier.errors import InvalidArgument
-from atelier.models.layers import draw_latent, model_device, resolve_labels, sampling_mode
+from atelier.models.layers import PriorSamplingMixin
 from atelier.models.registry import ModelConfig, register_model
 from atelier.models.vae import ReconName, VAEDecoder, VAEEncoder, reparameterize, vae_loss
 
@@ -47,16 +47,20 @@ class CVAEConfig(ModelConfig):
 
     def check(self) -> None:
         self._check_image_fields()
-        self._require(self.latent_dim >= 1, "latent_dim", "a positive integer")
-        self._require(1 <= self.width <= 1024, "width", "an integer from 1 to 1024")
+        self._check_latent_fields()
         self._require(self.num_classes >= 2, "num_classes", "an integer >= 2")
         self._require(self.beta >= 0, "beta", "a number >= 0")
         self._require(self.recon_sigma > 0, "recon_sigma", "a number > 0")
 
 
 @register_model("cvae", CVAEConfig)
-class CVAE(nn.Module):
-    """Conditional VAE (Sohn et al. 2015): encoder and decoder conditioned on a one-hot label."""
+class CVAE(PriorSamplingMixin, nn.Module):
+    """Conditional VAE (Sohn et al. 2015): encoder and decoder conditioned on a one-hot label.
+
+    ``sample(n, labels=...)``: one int, ``n`` ints, or ``None`` to cycle 0..K-1.
+    """
+
+    conditional = True
 
     def __init__(self, config: CVAEConfig) -> None:
         super().__init__()
@@ -100,17 +104,5 @@ class CVAE(nn.Module):
         c = self.config
         return vae_loss(x, logits, mu, logvar, beta=c.beta, recon=c.recon, recon_sigma=c.recon_sigma)
 
-    def sample(
-        self,
-        n: int,
-        *,
-        labels: int | list[int] | torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-    ) -> torch.Tensor:
-        """``n`` images of ``labels`` (one int, ``n`` ints, or ``None`` to cycle 0..K-1)."""
-        device = device or model_device(self)
-        z = draw_latent(n, self.config.latent_dim, generator=generator, device=device)
-        y = resolve_labels(labels, n, self.config.num_classes, device)
-        with sampling_mode(self):
-            return self.decoder(z, self.one_hot(y))
+    def _decode_prior(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z, self.one_hot(y))

@@ -31,12 +31,9 @@ from torch import nn
 from atelier.models.layers import (
     DownStack,
     Norm,
+    PriorSamplingMixin,
     UpStack,
-    check_no_labels,
-    draw_latent,
     init_dcgan_,
-    model_device,
-    sampling_mode,
     spectral_norm_,
     stage_widths,
     to_signed,
@@ -44,7 +41,14 @@ from atelier.models.layers import (
 )
 from atelier.models.registry import ModelConfig, register_model
 
-__all__ = ["DCGANConfig", "DCGAN", "DCGANGenerator", "DCGANDiscriminator", "discriminator_norm"]
+__all__ = [
+    "DCGANConfig",
+    "DCGAN",
+    "DCGANGenerator",
+    "DCGANDiscriminator",
+    "discriminator_norm",
+    "build_discriminator",
+]
 
 GANLossName = Literal["nonsaturating", "hinge", "wgan-gp"]
 
@@ -70,8 +74,7 @@ class DCGANConfig(ModelConfig):
 
     def check(self) -> None:
         self._check_image_fields()
-        self._require(self.latent_dim >= 1, "latent_dim", "a positive integer")
-        self._require(1 <= self.width <= 1024, "width", "an integer from 1 to 1024")
+        self._check_latent_fields()
 
 
 def discriminator_norm(loss: str, spectral_norm: bool) -> Norm:
@@ -119,8 +122,23 @@ class DCGANDiscriminator(nn.Module):
         return self.head(self.features(x)).reshape(x.shape[0])
 
 
+def build_discriminator(config: ModelConfig) -> DCGANDiscriminator:
+    """DCGAN-initialised :class:`DCGANDiscriminator` for ``config``'s image size, ``width``,
+    ``loss`` and ``spectral_norm`` (DCGAN and VAE-GAN configs)."""
+    c = config
+    d = DCGANDiscriminator(
+        c.channels,
+        c.resolution,
+        c.width,
+        norm=discriminator_norm(c.loss, c.spectral_norm),
+        head_bias=c.loss == "nonsaturating",
+    )
+    init_dcgan_(d)
+    return spectral_norm_(d) if c.spectral_norm else d
+
+
 @register_model("dcgan", DCGANConfig)
-class DCGAN(nn.Module):
+class DCGAN(PriorSamplingMixin, nn.Module):
     """Deep convolutional GAN (Radford et al. 2015), unconditional.
 
     Attributes ``generator`` (:class:`DCGANGenerator`) and ``discriminator``
@@ -133,37 +151,11 @@ class DCGAN(nn.Module):
         self.config = config
         c = config
         self.generator = init_dcgan_(DCGANGenerator(c.latent_dim, c.channels, c.resolution, c.width))
-        self.discriminator = init_dcgan_(
-            DCGANDiscriminator(
-                c.channels,
-                c.resolution,
-                c.width,
-                norm=discriminator_norm(c.loss, c.spectral_norm),
-                head_bias=c.loss == "nonsaturating",
-            )
-        )
-        if c.spectral_norm:
-            spectral_norm_(self.discriminator)
+        self.discriminator = build_discriminator(c)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Images ``(B, C, R, R)`` in [0, 1] from noise ``(B, latent_dim)``."""
         return self.generator(z)
 
-    def sample(
-        self,
-        n: int,
-        *,
-        labels: None = None,
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-    ) -> torch.Tensor:
-        """``n`` images ``(n, C, R, R)`` in [0, 1] from noise drawn with ``generator``.
-
-        Runs in eval mode without gradients (the previous mode is restored), so the same seed
-        gives the same images on the same device.
-        """
-        check_no_labels(labels, "dcgan")
-        device = device or model_device(self)
-        z = draw_latent(n, self.config.latent_dim, generator=generator, device=device)
-        with sampling_mode(self):
-            return self.generator(z)
+    def _decode_prior(self, z: torch.Tensor, y: None) -> torch.Tensor:
+        return self.generator(z)

@@ -40,6 +40,7 @@ __all__ = [
     "check_no_labels",
     "sampling_mode",
     "model_device",
+    "PriorSamplingMixin",
     "Norm",
 ]
 
@@ -227,3 +228,43 @@ def sampling_mode(module: nn.Module) -> Iterator[None]:
             yield
     finally:
         module.train(was_training)
+
+
+class PriorSamplingMixin:
+    """``sample()`` for a generator that decodes prior noise ``z ~ N(0, I)``.
+
+    The model keeps its config as ``self.config`` (with ``latent_dim``, and ``num_classes``
+    when ``conditional``), is registered (``model_name``) and implements
+    ``_decode_prior(z, y)``: images ``(n, C, R, R)`` in [0, 1] for noise ``z`` and labels ``y``
+    (``None`` for an unconditional model, which refuses labels).
+    """
+
+    #: True for class-conditional models: ``sample`` then takes and resolves ``labels``.
+    conditional: bool = False
+
+    def _decode_prior(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        raise NotImplementedError  # a bug in atelier: every sampling family implements it
+
+    def sample(
+        self,
+        n: int,
+        *,
+        labels: int | Sequence[int] | torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """``n`` images ``(n, C, R, R)`` in [0, 1] decoded from prior noise drawn with ``generator``.
+
+        ``labels`` (conditional models only): one int for all, ``n`` ints, or ``None`` to cycle
+        0, 1, ..., K-1. Runs in eval mode without gradients (the previous mode is restored), so
+        the same seed gives the same images on the same device.
+        """
+        if not self.conditional:
+            check_no_labels(labels, self.model_name)
+        device = device or model_device(self)
+        z = draw_latent(n, self.config.latent_dim, generator=generator, device=device)
+        y = None
+        if self.conditional:
+            y = resolve_labels(labels, n, self.config.num_classes, device)
+        with sampling_mode(self):
+            return self._decode_prior(z, y)

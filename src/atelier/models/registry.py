@@ -84,6 +84,11 @@ class ModelConfig:
         )
         self._require(self.channels in (1, 3), "channels", "1 (grey) or 3 (RGB)")  # type: ignore[attr-defined]
 
+    def _check_latent_fields(self) -> None:
+        """``latent_dim`` and ``width`` of the generative families."""
+        self._require(self.latent_dim >= 1, "latent_dim", "a positive integer")  # type: ignore[attr-defined]
+        self._require(1 <= self.width <= 1024, "width", "an integer from 1 to 1024")  # type: ignore[attr-defined]
+
 
 def _check_type(owner: str, name: str, value: Any, hint: Any) -> Any:
     """Return ``value`` (ints widened to float for float fields) or raise ``InvalidArgument``."""

@@ -32,32 +32,21 @@ from torch import nn
 
 from atelier.models.layers import (
     DownStack,
+    PriorSamplingMixin,
     UpStack,
-    check_no_labels,
-    draw_latent,
-    model_device,
-    sampling_mode,
     stage_widths,
     to_signed,
 )
 from atelier.models.registry import ModelConfig, register_model
 
-__all__ = ["VAEConfig", "VAE", "VAEEncoder", "VAEDecoder", "vae_loss", "reparameterize"]
+__all__ = ["BaseVAEConfig", "VAEConfig", "VAE", "VAEMixin", "VAEEncoder", "VAEDecoder", "vae_loss", "reparameterize"]
 
 ReconName = Literal["bernoulli", "gaussian"]
 
 
 @dataclass
-class VAEConfig(ModelConfig):
-    """VAE hyper-parameters.
-
-    resolution : 16, 32, 64 or 128.  channels : 1 or 3.
-    latent_dim : size of z.
-    width : channels of the widest-resolution conv stage (deeper ones double up to 8x).
-    beta : weight of the KL term (1 = the plain ELBO).
-    recon : ``bernoulli`` (binary cross-entropy) or ``gaussian`` (squared error).
-    recon_sigma : the Gaussian decoder's fixed standard deviation (``gaussian`` only).
-    """
+class BaseVAEConfig(ModelConfig):
+    """The fields and checks of the unconditional VAE-like configs (VAE, VAE-GAN)."""
 
     resolution: int = 32
     channels: int = 1
@@ -69,10 +58,22 @@ class VAEConfig(ModelConfig):
 
     def check(self) -> None:
         self._check_image_fields()
-        self._require(self.latent_dim >= 1, "latent_dim", "a positive integer")
-        self._require(1 <= self.width <= 1024, "width", "an integer from 1 to 1024")
+        self._check_latent_fields()
         self._require(self.beta >= 0, "beta", "a number >= 0")
         self._require(self.recon_sigma > 0, "recon_sigma", "a number > 0")
+
+
+@dataclass
+class VAEConfig(BaseVAEConfig):
+    """VAE hyper-parameters.
+
+    resolution : 16, 32, 64 or 128.  channels : 1 or 3.
+    latent_dim : size of z.
+    width : channels of the widest-resolution conv stage (deeper ones double up to 8x).
+    beta : weight of the KL term (1 = the plain ELBO).
+    recon : ``bernoulli`` (binary cross-entropy) or ``gaussian`` (squared error).
+    recon_sigma : the Gaussian decoder's fixed standard deviation (``gaussian`` only).
+    """
 
 
 class VAEEncoder(nn.Module):
@@ -150,8 +151,39 @@ def vae_loss(
     return {"recon": rec, "kl": kl, "total": rec + beta * kl}
 
 
+class VAEMixin(PriorSamplingMixin):
+    """``encode``, ``decode``, ``forward``, ``loss`` and ``sample`` of an unconditional VAE over
+    ``self.encoder`` (:class:`VAEEncoder`) and ``self.decoder`` (:class:`VAEDecoder`), with
+    ``self.config`` a :class:`BaseVAEConfig` (shared by VAE and VAE-GAN)."""
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, logvar)``, each ``(B, latent_dim)``, for images ``(B, C, R, R)`` in [0, 1]."""
+        return self.encoder(x)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images ``(B, C, R, R)`` in [0, 1] for latents ``(B, latent_dim)``."""
+        return self.decoder(z)
+
+    def forward(
+        self, x: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(reconstruction in [0, 1], mu, logvar)`` for images ``x``."""
+        mu, logvar = self.encoder(x)
+        return self.decoder(reparameterize(mu, logvar, generator=generator)), mu, logvar
+
+    def loss(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Pixel-space ``{"recon", "kl", "total"}`` (see the module docstring) for a batch ``x`` in [0, 1]."""
+        mu, logvar = self.encoder(x)
+        logits = self.decoder.logits(reparameterize(mu, logvar, generator=generator))
+        c = self.config
+        return vae_loss(x, logits, mu, logvar, beta=c.beta, recon=c.recon, recon_sigma=c.recon_sigma)
+
+    def _decode_prior(self, z: torch.Tensor, y: None) -> torch.Tensor:
+        return self.decoder(z)
+
+
 @register_model("vae", VAEConfig)
-class VAE(nn.Module):
+class VAE(VAEMixin, nn.Module):
     """Convolutional VAE with a Gaussian latent and a beta-weighted KL term.
 
     Attributes ``encoder`` (:class:`VAEEncoder`) and ``decoder`` (:class:`VAEDecoder`).
@@ -164,42 +196,5 @@ class VAE(nn.Module):
         self.encoder = VAEEncoder(c.channels, c.resolution, c.width, c.latent_dim)
         self.decoder = VAEDecoder(c.channels, c.resolution, c.width, c.latent_dim)
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(mu, logvar)``, each ``(B, latent_dim)``, for images ``(B, C, R, R)`` in [0, 1]."""
-        return self.encoder(x)
-
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Images ``(B, C, R, R)`` in [0, 1] for latents ``(B, latent_dim)``."""
-        return self.decoder(z)
-
     def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         return reparameterize(mu, logvar, generator=generator)
-
-    def forward(
-        self, x: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(reconstruction in [0, 1], mu, logvar)`` for images ``x``."""
-        mu, logvar = self.encoder(x)
-        return self.decoder(reparameterize(mu, logvar, generator=generator)), mu, logvar
-
-    def loss(self, x: torch.Tensor, *, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-        """``{"recon", "kl", "total"}`` (see the module docstring) for a batch ``x`` in [0, 1]."""
-        mu, logvar = self.encoder(x)
-        logits = self.decoder.logits(reparameterize(mu, logvar, generator=generator))
-        c = self.config
-        return vae_loss(x, logits, mu, logvar, beta=c.beta, recon=c.recon, recon_sigma=c.recon_sigma)
-
-    def sample(
-        self,
-        n: int,
-        *,
-        labels: None = None,
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-    ) -> torch.Tensor:
-        """``n`` images ``(n, C, R, R)`` in [0, 1] decoded from prior noise drawn with ``generator``."""
-        check_no_labels(labels, "vae")
-        device = device or model_device(self)
-        z = draw_latent(n, self.config.latent_dim, generator=generator, device=device)
-        with sampling_mode(self):
-            return self.decoder(z)
