@@ -242,9 +242,6 @@ class PriorSamplingMixin:
     #: True for class-conditional models: ``sample`` then takes and resolves ``labels``.
     conditional: bool = False
 
-    def _decode_prior(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        raise NotImplementedError  # a bug in atelier: every sampling family implements it
-
     def sample(
         self,
         n: int,
