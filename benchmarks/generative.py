@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", default=None, help="training steps per model, e.g. dcgan=2000,vae=6000")
     p.add_argument("--speed-steps", type=int, default=None, help="timed DCGAN steps (default 40, quick 3)")
     p.add_argument("--rounds", type=int, default=None, help="speed runs per candidate (default 2, quick 1)")
-    p.add_argument("--classifier-epochs", type=float, default=None, help="default 5 (quick: 4 steps)")
+    p.add_argument("--classifier-epochs", type=float, default=None, help="default 10 (quick: 4 steps); 5 epochs reached 97.8 %, 10 reached 98.65 %")
     p.add_argument("--samples", type=int, default=None, help="unconditional samples (default 10000)")
     p.add_argument("--per-label", type=int, default=None, help="conditional samples per label (default 1000)")
     p.add_argument("--seed", type=int, default=0)
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     n_samples = args.samples or (200 if q else 10_000)
     per_label = args.per_label or (20 if q else 1000)
     clf_steps = 4 if q and args.classifier_epochs is None else round(
-        (args.classifier_epochs or 5) * 8000 / 64)
+        (args.classifier_epochs or 10) * 8000 / 64)
     data = f"idx:{args.data.resolve()}"
     # the metrics' real sets; --quick shrinks them (efficientnet-lite0 features of 10,000
     # real images alone take minutes on 2 CPU cores)
