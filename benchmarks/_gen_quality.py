@@ -36,7 +36,7 @@ def train(model: str, data: str, steps: int, work: Path) -> dict[str, Any]:
             "batch_size": spec["train"]["batch_size"], "hyper": spec["hyper"],
             "model_config": spec["model_config"], "last_log": dict(last),
             "command": f"atelier train {model} --data {data} "
-                       + " ".join(f"--set {o}" for o in _overrides(steps, 100)) + f" --out RUN"}
+                       + " ".join(f"--set {o}" for o in _overrides(steps, 100)) + " --out RUN"}
 
 
 def held_out(data: str, split=HELD_SPLIT):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from PIL import Image
 from atelier.errors import ImageTooLarge, InvalidArgument, InvalidImage, OutputExists
 from atelier.image import (
     composite_alpha,
-    encode_image,
     from_tensor,
     image_info,
     load_image,

@@ -12,6 +12,11 @@ Example
 
 from __future__ import annotations
 
+import difflib
+from typing import Mapping, TypeVar
+
+T = TypeVar("T")
+
 
 class AtelierError(Exception):
     """Base class of every error atelier raises on bad input."""
@@ -31,6 +36,28 @@ class InvalidArgument(AtelierError, ValueError):
 
 class UnknownName(InvalidArgument):
     """A name (op, metric, format, ...) is not registered; the message lists the known ones."""
+
+
+def lookup(table: Mapping[str, T], name: object, kind: str, *, hint: str | None = None) -> T:
+    """``table[name]``, or ``UnknownName`` naming the close matches and the known names.
+
+    Every registry (ops, datasets, models, objectives, metrics, feature extractors) looks
+    names up through this, so the message reads the same everywhere: ``hint`` replaces the
+    list of known names where that list is long (e.g. "run `atelier ops` to list all ops").
+
+    Example
+    -------
+    >>> lookup({"ssim": 1, "psnr": 2}, "ssmi", "metric")
+    Traceback (most recent call last):
+    ...
+    atelier.errors.UnknownName: unknown metric 'ssmi'; did you mean ssim? (known: psnr, ssim)
+    """
+    if isinstance(name, str) and name in table:
+        return table[name]
+    close = difflib.get_close_matches(str(name), list(table), n=3)
+    suggestion = f"; did you mean {', '.join(close)}?" if close else ""
+    where = hint if hint is not None else f"known: {', '.join(sorted(table)) or 'none'}"
+    raise UnknownName(f"unknown {kind} {name!r}{suggestion} ({where})")
 
 
 class OutputExists(AtelierError, FileExistsError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from atelier.errors import InvalidArgument, UnknownName
 from atelier.models import load_model

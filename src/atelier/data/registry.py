@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import abc
 
-import difflib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from atelier.data.transforms import check_channels, check_size, to_channels, to_tensor
-from atelier.errors import InvalidArgument, UnknownName
+from atelier.errors import InvalidArgument, lookup
 
 __all__ = [
     "DatasetSpec",
@@ -214,15 +213,8 @@ def register_dataset(
 
 def get_dataset(name: str) -> DatasetSpec:
     """Look a dataset up by name; ``UnknownName`` (with close matches) if not registered."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, _REGISTRY, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownName(
-            f"unknown dataset {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))}; "
-            f"or give a folder path)"
-        ) from None
+    known = ", ".join(sorted(_REGISTRY))
+    return lookup(_REGISTRY, name, "dataset", hint=f"known: {known}; or give a folder path")
 
 
 def list_datasets() -> list[DatasetSpec]:

@@ -27,7 +27,6 @@ Example
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import io
 import json
@@ -43,7 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from atelier.errors import InvalidArgument, UnknownName
+from atelier.errors import InvalidArgument, lookup
 from atelier.image import write_atomic
 
 __all__ = [
@@ -169,12 +168,7 @@ def get_extractor(spec: str = DEFAULT_EXTRACTOR, *, device: str | torch.device =
     if not isinstance(spec, str) or not spec.strip():
         raise InvalidArgument(f"feature extractor spec must be a non-empty string, got {spec!r}")
     name, _, arg = spec.strip().partition(":")
-    factory = _EXTRACTORS.get(name)
-    if factory is None:
-        close = difflib.get_close_matches(name, _EXTRACTORS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise UnknownName(f"unknown feature extractor {name!r}{hint} "
-                          f"(known: {', '.join(extractor_names())})")
+    factory = lookup(_EXTRACTORS, name, "feature extractor")
     return factory(arg or None, device=device, batch_size=batch_size, weights_path=weights_path)
 
 

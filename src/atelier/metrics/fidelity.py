@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from atelier.arrays import SUPPORTED_DTYPES, check_image, max_value
-from atelier.errors import InvalidArgument, InvalidImage, UnknownName
+from atelier.errors import InvalidArgument, InvalidImage, lookup
 from atelier.metrics._ssim import WINDOW, halve, window_means
 
 __all__ = ["METRICS", "get_metric", "ms_ssim", "mse", "psnr", "ssim"]
@@ -362,9 +362,4 @@ def get_metric(name: str) -> Metric:
     >>> get_metric("ssim").__name__
     'ssim'
     """
-    try:
-        return METRICS[name]
-    except (KeyError, TypeError):
-        raise UnknownName(
-            f"unknown metric {name!r}; known metrics: {', '.join(sorted(METRICS))}"
-        ) from None
+    return lookup(METRICS, name, "metric")

@@ -23,13 +23,12 @@ Example
 
 from __future__ import annotations
 
-import difflib
 from typing import Callable, NamedTuple
 
 import torch
 import torch.nn.functional as F
 
-from atelier.errors import InvalidArgument, UnknownName
+from atelier.errors import InvalidArgument, lookup
 
 __all__ = [
     "GANLoss",
@@ -141,11 +140,4 @@ GAN_LOSSES: dict[str, GANLoss] = {
 
 def get_gan_loss(name: str) -> GANLoss:
     """``(d_loss, g_loss)`` for ``name``; ``UnknownName`` with the known names otherwise."""
-    try:
-        return GAN_LOSSES[name]
-    except KeyError:
-        close = difflib.get_close_matches(str(name), GAN_LOSSES, n=2)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownName(
-            f"unknown GAN loss {name!r}{hint} (known: {', '.join(GAN_LOSSES)})"
-        ) from None
+    return lookup(GAN_LOSSES, name, "GAN loss")

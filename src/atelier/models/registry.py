@@ -19,14 +19,13 @@ Example
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal, Mapping
 
-from atelier.errors import AtelierError, InvalidArgument, UnknownName
+from atelier.errors import AtelierError, InvalidArgument, lookup
 
 __all__ = [
     "ModelConfig",
@@ -162,14 +161,7 @@ def _ensure_loaded() -> None:
 def get_model_spec(name: str) -> ModelSpec:
     """Look a model family up by name; ``UnknownName`` (with close matches) if unknown."""
     _ensure_loaded()
-    try:
-        return _REGISTRY[name]
-    except (KeyError, TypeError):
-        close = difflib.get_close_matches(str(name), _REGISTRY, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownName(
-            f"unknown model {name!r}{hint} (known models: {', '.join(sorted(_REGISTRY))})"
-        ) from None
+    return lookup(_REGISTRY, name, "model")
 
 
 def list_models() -> list[ModelSpec]:

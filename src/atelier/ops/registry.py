@@ -24,7 +24,6 @@ Example
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 import types
@@ -34,7 +33,7 @@ from typing import Any, Callable, Literal
 
 import numpy as np
 
-from atelier.errors import InvalidArgument, UnknownName
+from atelier.errors import InvalidArgument, lookup
 from atelier.arrays import check_image
 
 _REGISTRY: dict[str, "OpSpec"] = {}
@@ -305,14 +304,7 @@ def register(name: str, category: str) -> Callable[[Callable], Callable]:
 
 def get_op(name: str) -> OpSpec:
     """Look an op up by name; ``UnknownName`` (with close matches) if it is not registered."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, _REGISTRY, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownName(
-            f"unknown op {name!r}{hint} (run `atelier ops` to list all ops)"
-        ) from None
+    return lookup(_REGISTRY, name, "op", hint="run `atelier ops` to list all ops")
 
 
 def list_ops() -> list[OpSpec]:

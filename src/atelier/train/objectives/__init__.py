@@ -18,10 +18,9 @@ Example
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Callable, Mapping
 
-from atelier.errors import InvalidArgument, UnknownName
+from atelier.errors import InvalidArgument, lookup
 
 _REGISTRY: dict[str, type] = {}
 
@@ -45,14 +44,7 @@ def list_objectives() -> dict[str, type]:
 
 def get_objective(model_name: str) -> type:
     """The objective class for ``model_name``; ``UnknownName`` with suggestions otherwise."""
-    try:
-        return _REGISTRY[model_name]
-    except KeyError:
-        close = difflib.get_close_matches(str(model_name), _REGISTRY, n=2)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UnknownName(
-            f"no training objective for model {model_name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})"
-        ) from None
+    return lookup(_REGISTRY, model_name, "model to train")
 
 
 def make_objective(
