@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import List, Optional
 
@@ -42,9 +43,7 @@ def train(
             from atelier.models import load_model
 
             source = load_model(init_from)
-            spec["model_config"] = {
-                **spec["model_config"], **_config_dict(source.config)
-            }
+            spec["model_config"] = {**spec["model_config"], **asdict(source.config)}
         spec["fine_tune"] = {
             "init_from": init_from,
             "freeze_d": freeze_d,
@@ -67,12 +66,6 @@ def train(
 
         train_run(spec, run, on_log=on_log)
     typer.echo(f"trained {spec['model']} for {steps} steps -> {run}", err=True)
-
-
-def _config_dict(config) -> dict:
-    import dataclasses
-
-    return dataclasses.asdict(config)
 
 
 def register(app: typer.Typer) -> None:
