@@ -25,6 +25,29 @@ def test_resolve_run_defaults_and_overrides(tmp_path):
     assert spec["data_options"]["split"] == [0, 100]
     assert resolve_run("vae", data="digits", overrides=["split=0:50"])["data_options"]["split"] == [0, 50]
 
+@pytest.mark.parametrize(
+    "model,overrides,expected",
+    [
+        ("dcgan", [], {"lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999], "n_critic": 1}),
+        # the cGAN defaults to hinge + spectral norm, so its recipe is TTUR, not DCGAN's
+        ("cgan", [], {"lr_g": 1e-4, "lr_d": 4e-4, "betas": [0.0, 0.999], "n_critic": 1}),
+        ("dcgan", ["loss=wgan-gp"], {"lr_g": 1e-4, "betas": [0.0, 0.9], "n_critic": 5}),
+        ("dcgan", ["loss=wgan-gp", "n_critic=2"], {"n_critic": 2}),
+    ],
+)
+def test_resolved_recipe_follows_the_model(model, overrides, expected):
+    spec = resolve_run(model, data="digits", overrides=overrides)
+    assert json.loads(json.dumps({k: spec["hyper"][k] for k in expected})) == expected
+    assert spec["train"]["ema_decay"] == 0.999  # the GAN recipe samples from an EMA generator
+    assert "ema_decay" not in spec["hyper"] and "batch_size" not in spec["hyper"]
+
+
+def test_recipe_suggestions_can_be_overridden():
+    spec = resolve_run("cgan", data="digits", overrides=["ema_decay=0.99", "batch_size=16"])
+    assert spec["train"]["ema_decay"] == 0.99 and spec["train"]["batch_size"] == 16
+    assert resolve_run("vae", data="digits")["train"]["ema_decay"] is None
+
+
 
 @pytest.mark.parametrize(
     "overrides,error,match",

@@ -41,6 +41,8 @@ from atelier.image import write_atomic
 RUN_CONFIG = "config.json"
 #: Data options a run accepts under ``data.``.
 DATA_FIELDS = ("split", "labels", "seed", "crop")  # channels follow model.channels
+# Hyper fields that are recipe defaults of the Trainer's settings (the train section), not of the objective
+TRAINER_SUGGESTIONS = ("batch_size", "ema_decay")
 
 
 def _parse_value(text: str) -> Any:
@@ -93,8 +95,8 @@ def resolve_run(
     spec["data"] = data or spec["data"]
     sections = {
         "model": ("model_config", _field_names(model_spec.config_class)),
-        # a recipe's batch size is the default of train.batch_size, set there
-        "hyper": ("hyper", [f for f in _field_names(objective_cls.Hyper) if f != "batch_size"]),
+        # a recipe's batch size and EMA decay are defaults of the train section, set there
+        "hyper": ("hyper", [f for f in _field_names(objective_cls.Hyper) if f not in TRAINER_SUGGESTIONS]),
         "train": ("train", _field_names(TrainConfig)),
         "data": ("data_options", list(DATA_FIELDS)),
     }
@@ -124,11 +126,13 @@ def resolve_run(
 
     config = model_spec.config_class(**spec["model_config"])
     spec["model_config"] = dataclasses.asdict(config)
-    hyper = hyper_from_dict(objective_cls.Hyper, spec["hyper"])
+    # the recipe may depend on the model (a GAN's follows its loss)
+    hyper = hyper_from_dict(objective_cls.Hyper, spec["hyper"], base=objective_cls.default_hyper(config))
     spec["train"].setdefault("batch_size", getattr(hyper, "batch_size", 64))
+    spec["train"].setdefault("ema_decay", getattr(hyper, "ema_decay", None))
     spec["train"] = dataclasses.asdict(TrainConfig(**spec["train"]))
     spec["hyper"] = {
-        k: v for k, v in dataclasses.asdict(hyper).items() if k != "batch_size"
+        k: v for k, v in dataclasses.asdict(hyper).items() if k not in TRAINER_SUGGESTIONS
     }
     return spec
 

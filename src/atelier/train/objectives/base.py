@@ -134,7 +134,7 @@ class FamilyObjective(Objective):
         if isinstance(lr_scale, bool) or not isinstance(lr_scale, (int, float)) or not lr_scale > 0:
             raise InvalidArgument(f"lr_scale must be a number > 0, got {lr_scale!r}")
         self.model = model
-        self.hyper = hyper_from_dict(self.Hyper, hyper, base=self.default_hyper(model))
+        self.hyper = hyper_from_dict(self.Hyper, hyper, base=self.default_hyper(model.config))
         self.check_hyper()
         self.lr_scale = float(lr_scale)
         self.freeze_d, self.freeze = int(freeze_d), tuple(freeze)
@@ -147,8 +147,10 @@ class FamilyObjective(Objective):
         if freeze:
             apply_freeze(model, freeze)
 
-    def default_hyper(self, model: nn.Module) -> Any:
-        return self.Hyper()
+    @classmethod
+    def default_hyper(cls, config: Any) -> Any:
+        """The family's recipe for a model of this ``config`` (the ``Hyper`` defaults here)."""
+        return cls.Hyper()
 
     def check_hyper(self) -> None:
         for f in dataclasses.fields(self.hyper):

@@ -52,6 +52,8 @@ class GANHyper:
     lr_g, lr_d : Adam learning rates of the generator and the discriminator.
     betas : Adam (beta1, beta2), shared.
     batch_size : the recipe's batch size (a suggestion for the Trainer's ``batch_size``).
+    ema_decay : the suggested EMA decay of the generator weights for the Trainer (sampling
+        from a weight average gives markedly better GAN samples, Yazici et al. 2019).
     n_critic : discriminator steps per generator step (G steps when ``step % n_critic == 0``).
     gp_weight : lambda of the WGAN-GP gradient penalty (``wgan-gp`` only).
     """
@@ -60,6 +62,7 @@ class GANHyper:
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     batch_size: int = 64
+    ema_decay: float = 0.999
     n_critic: int = 1
     gp_weight: float = 10.0
 
@@ -97,8 +100,9 @@ class _GANObjective(FamilyObjective):
         )
         self._last_g = float("nan")
 
-    def default_hyper(self, model) -> GANHyper:
-        return copy.deepcopy(GAN_RECIPES[model.config.loss])
+    @classmethod
+    def default_hyper(cls, config) -> GANHyper:
+        return copy.deepcopy(GAN_RECIPES[config.loss])
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"generator": self.opt_g, "discriminator": self.opt_d}
