@@ -29,8 +29,8 @@ def test_resolve_run_defaults_and_overrides(tmp_path):
     "model,overrides,expected",
     [
         ("dcgan", [], {"lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999], "n_critic": 1}),
-        # the cGAN defaults to hinge + spectral norm, so its recipe is TTUR, not DCGAN's
-        ("cgan", [], {"lr_g": 1e-4, "lr_d": 4e-4, "betas": [0.0, 0.999], "n_critic": 1}),
+        # the cGAN defaults to hinge + spectral norm: SN-GAN's setting C
+        ("cgan", [], {"lr_g": 2e-4, "lr_d": 2e-4, "betas": [0.5, 0.999], "n_critic": 1}),
         ("dcgan", ["loss=wgan-gp"], {"lr_g": 1e-4, "betas": [0.0, 0.9], "n_critic": 5}),
         ("dcgan", ["loss=wgan-gp", "n_critic=2"], {"n_critic": 2}),
     ],

@@ -82,11 +82,11 @@ def test_gan_step_updates_both_networks(name, loss):
 
 
 def test_recipes_follow_the_papers():
-    """Radford et al. 2015 (DCGAN); Gulrajani et al. 2017 Alg. 1; Zhang et al. 2019 (TTUR hinge)."""
+    """Radford et al. 2015 (DCGAN); Gulrajani et al. 2017 Alg. 1; Miyato et al. 2018 Table 1 setting C (hinge + SN)."""
     ns, hinge, wgan = GAN_RECIPES["nonsaturating"], GAN_RECIPES["hinge"], GAN_RECIPES["wgan-gp"]
     assert (ns.lr_g, ns.lr_d, ns.betas, ns.batch_size) == (2e-4, 2e-4, (0.5, 0.999), 64)
     assert (wgan.lr_g, wgan.betas, wgan.n_critic, wgan.gp_weight) == (1e-4, (0.0, 0.9), 5, 10.0)
-    assert (hinge.lr_d, hinge.lr_g, hinge.betas) == (4e-4, 1e-4, (0.0, 0.999))
+    assert (hinge.lr_d, hinge.lr_g, hinge.betas, hinge.n_critic) == (2e-4, 2e-4, (0.5, 0.999), 1)
     opt = make_objective(build_model("dcgan", MODEL)).optimizers()["generator"]
     assert opt.param_groups[0]["betas"] == (0.5, 0.999) and opt.param_groups[0]["lr"] == 2e-4
 
@@ -225,9 +225,9 @@ def test_unknown_hyper_key_lists_the_known_ones():
 
 
 def test_hyper_from_dict_overrides_on_a_recipe():
-    h = hyper_from_dict(type(GAN_RECIPES["hinge"]), {"betas": [0.5, 0.9]}, base=GAN_RECIPES["hinge"])
-    assert h.betas == (0.5, 0.9) and h.lr_d == 4e-4
-    assert GAN_RECIPES["hinge"].betas == (0.0, 0.999)  # the recipe itself is untouched
+    h = hyper_from_dict(type(GAN_RECIPES["wgan-gp"]), {"betas": [0.5, 0.9]}, base=GAN_RECIPES["wgan-gp"])
+    assert h.betas == (0.5, 0.9) and h.lr_d == 1e-4 and h.n_critic == 5
+    assert GAN_RECIPES["wgan-gp"].betas == (0.0, 0.9)  # the recipe itself is untouched
     with pytest.raises(InvalidArgument, match="2 numbers"):
         hyper_from_dict(type(h), {"betas": 0.5})
 

@@ -22,7 +22,8 @@ CFG = dict(steps=40, batch_size=8, checkpoint_every=5, log_every=5, ema_decay=0.
 
 def _weights(trainer: Trainer) -> dict[str, torch.Tensor]:
     out = {f"net.{k}": v.clone() for k, v in trainer.modules["net"].state_dict().items()}
-    out.update({f"ema.{k}": v.clone() for k, v in trainer.ema["net"].state_dict().items()})
+    out.update({f"ema.{k}": v.clone() for k, v in trainer.ema["net"].module.state_dict().items()})
+    out["ema.updates"] = torch.tensor(trainer.ema["net"].updates)
     return out
 
 
@@ -116,12 +117,27 @@ def test_sampler_shards_and_resumes():
 
 def test_ema_tracks_weights():
     net = torch.nn.Linear(3, 1)
-    ema = EMA(net, decay=0.5)
+    ema = EMA(net, decay=0.5, warmup=False)
     before = ema.module.weight.clone()
     with torch.no_grad():
         net.weight.fill_(1.0)
     ema.update(net)
     assert torch.allclose(ema.module.weight, 0.5 * before + 0.5)
+
+
+def test_ema_warm_up_forgets_the_initialisation():
+    """With warm-up, decay after n updates is min(decay, (1 + n) / (10 + n)) (TensorFlow's
+    ExponentialMovingAverage num_updates rule): the first update keeps only 10 % of the start."""
+    net = torch.nn.Linear(3, 1)
+    ema = EMA(net, decay=0.999)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    start = ema.module.weight.clone()
+    ema.update(net)
+    assert torch.allclose(ema.module.weight, 0.1 * start + 0.9)
+    restored = EMA(net, decay=0.999)
+    restored.load_state_dict(ema.state_dict())
+    assert restored.updates == 1 and restored.decay_at(restored.updates) == pytest.approx(2 / 11)
 
 
 DDP_SCRIPT = """

