@@ -52,5 +52,7 @@ class EMA:
         return {"module": self.module.state_dict(), "updates": self.updates}
 
     def load_state_dict(self, state: dict) -> None:
+        if "module" not in state:  # a checkpoint from before the warm-up: a plain state dict
+            state = {"module": state, "updates": 10**9}  # 10**9 updates: decay_at() == decay
         self.module.load_state_dict(state["module"])
         self.updates = int(state["updates"])
