@@ -15,7 +15,7 @@ import torch
 from atelier.errors import AtelierError, InvalidArgument
 from atelier.train import EMA, TrainConfig, Trainer, latest_checkpoint, load_checkpoint
 from atelier.train.sampling import ResumableSampler
-from tests.train.toy import NoisyRegression, toy_dataset
+from tests.train.toy import NoisyRegression, Validated, toy_dataset
 
 CFG = dict(steps=40, batch_size=8, checkpoint_every=5, log_every=5, ema_decay=0.9, grad_clip=1.0)
 
@@ -49,7 +49,7 @@ def test_resume_after_sigkill(tmp_path):
         import os, signal, sys
         sys.path.insert(0, {os.getcwd()!r})
         from atelier.train import TrainConfig, Trainer
-        from tests.train.toy import NoisyRegression, toy_dataset
+        from tests.train.toy import NoisyRegression, Validated, toy_dataset
         cfg = TrainConfig(**{CFG!r})
         trainer = Trainer(NoisyRegression(), toy_dataset(), cfg, sys.argv[1])
         original = trainer.save
@@ -178,3 +178,90 @@ def test_torchrun_two_cpu_processes_match_one(tmp_path):
     ddp = load_checkpoint(tmp_path / "ddp" / "checkpoints" / "step-00000012.pt")
     for key, value in single.modules["net"].state_dict().items():
         torch.testing.assert_close(ddp["modules"]["net"][key], value, rtol=1e-5, atol=1e-6)
+
+
+VAL_CFG = {**CFG, "validate_every": 10, "keep_checkpoints": 1}
+
+
+def _log(run) -> list[dict]:
+    return [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+def test_validation_logged_and_best_checkpoint_kept(tmp_path):
+    """Validation every 10 steps (and at the end) on rank 0 with the EMA weights, in eval
+    mode without gradients; the best step's checkpoint survives keep-last-1 pruning."""
+    objective = Validated(higher_is_better=True)  # the best is the first, highest MSE
+    trainer = Trainer(objective, toy_dataset(), TrainConfig(**VAL_CFG), tmp_path)
+    trainer.fit()
+    records = [r for r in _log(tmp_path) if "val_mse" in r]
+    assert [r["step"] for r in records] == [10, 20, 30, 40]
+    assert trainer.best == {"step": 10, "metric": "val_mse", "value": pytest.approx(records[0]["val_mse"], abs=1e-6)}
+    assert all(r["best_step"] == 10 and r["best_val_mse"] == records[0]["val_mse"] for r in records)
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["step-00000010.pt", "step-00000040.pt"]
+    assert trainer.best_checkpoint == tmp_path / "checkpoints" / "step-00000010.pt"
+    net, training, grad = objective.seen[0]
+    assert net is trainer.ema["net"].module and not training and not grad
+    assert trainer.modules["net"].training  # the training module's mode is restored
+
+
+def test_best_moves_and_old_best_is_pruned(tmp_path):
+    trainer = Trainer(Validated(), toy_dataset(), TrainConfig(**VAL_CFG), tmp_path)
+    trainer.fit()
+    values = [r["val_mse"] for r in _log(tmp_path) if "val_mse" in r]
+    best = min(range(4), key=lambda k: (values[k], k))
+    assert trainer.best["step"] == 10 * (best + 1)
+    assert trainer.best["value"] == pytest.approx(values[best], abs=1e-6)
+    kept = {p.name for p in (tmp_path / "checkpoints").iterdir()}
+    assert kept == {"step-00000040.pt", f"step-{10 * (best + 1):08d}.pt"}
+
+
+def test_validation_leaves_training_randomness_alone(tmp_path):
+    """validate() drawing from the global RNGs changes nothing: forked RNG states."""
+    quiet = Trainer(NoisyRegression(), toy_dataset(), TrainConfig(**CFG), tmp_path / "a")
+    quiet.fit()
+    noisy = Trainer(Validated(draw_rng=True), toy_dataset(), TrainConfig(**{**CFG, "validate_every": 3}), tmp_path / "b")
+    noisy.fit()
+    for key, value in _weights(quiet).items():
+        assert torch.equal(value, _weights(noisy)[key]), key
+
+
+def test_best_survives_sigkill_and_resume(tmp_path):
+    """SIGKILL right after the step-30 checkpoint, resume: same best, same weights, same
+    checkpoints as a run never interrupted."""
+    cfg = {**VAL_CFG, "keep_checkpoints": 1}
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        sys.path.insert(0, {os.getcwd()!r})
+        from atelier.train import TrainConfig, Trainer
+        from tests.train.toy import Validated, toy_dataset
+        trainer = Trainer(Validated(higher_is_better=True), toy_dataset(), TrainConfig(**{cfg!r}), sys.argv[1])
+        original = trainer.save
+        def save_then_die(ctx):
+            path = original(ctx)
+            if trainer.step == 30:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return path
+        trainer.save = save_then_die
+        trainer.fit()
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script, str(tmp_path / "k")], capture_output=True)
+    assert run.returncode == -signal.SIGKILL
+    resumed = Trainer(Validated(higher_is_better=True), toy_dataset(), TrainConfig(**cfg), tmp_path / "k")
+    resumed.fit()
+    straight = Trainer(Validated(higher_is_better=True), toy_dataset(), TrainConfig(**cfg), tmp_path / "s")
+    straight.fit()
+    assert resumed.best == straight.best and resumed.best["step"] == 10
+    for key, value in _weights(straight).items():
+        assert torch.equal(value, _weights(resumed)[key]), key
+    assert sorted(p.name for p in (tmp_path / "k" / "checkpoints").iterdir()) == [
+        "step-00000010.pt", "step-00000040.pt"
+    ]
+    assert load_checkpoint(tmp_path / "k" / "checkpoints" / "step-00000040.pt")["best"] == straight.best
+
+
+def test_validate_every_must_be_positive():
+    with pytest.raises(InvalidArgument, match="validate_every"):
+        TrainConfig(validate_every=0)

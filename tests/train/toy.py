@@ -62,3 +62,30 @@ class Deterministic(Objective):
         loss = torch.nn.functional.mse_loss(self.net(x).squeeze(1), y)
         ctx.optimize("opt", loss)
         return {"loss": loss.item()}
+
+
+class Validated(NoisyRegression):
+    """NoisyRegression with a validation: the MSE on a fixed held-out set (``val_mse``).
+
+    ``higher_is_better=True`` turns the order around so that the best step is an early one
+    (the MSE falls as it trains), which keep-last-K pruning would otherwise delete.
+    ``draw_rng`` makes ``validate`` draw from the global RNGs, which must not change training.
+    """
+
+    best_metric = "val_mse"
+
+    def __init__(self, seed: int = 0, *, higher_is_better: bool = False, draw_rng: bool = False) -> None:
+        super().__init__(seed)
+        self.higher_is_better = higher_is_better
+        self.draw_rng = draw_rng
+        self.seen: list = []
+        g = torch.Generator().manual_seed(7)
+        self.val_x = torch.randn(16, 4, generator=g)
+
+    def validate(self, modules):
+        net = modules["net"]
+        self.seen.append((net, net.training, torch.is_grad_enabled()))
+        if self.draw_rng:
+            torch.rand(3), __import__("random").random(), __import__("numpy").random.rand()
+        mse = torch.nn.functional.mse_loss(net(self.val_x).squeeze(1), self.val_x.sum(1))
+        return {"val_mse": mse.item()}

@@ -4,6 +4,10 @@ Two shapes:
 
 - ``atelier evaluate RUN --data NAME_OR_PATH [--split a:b]`` — n samples of the run's model
   against the real data (read at the model's resolution);
+- ``atelier evaluate sr --data DIR --scale 4 [--model NAME_OR_RUN]`` and ``atelier evaluate
+  denoise --data DIR --sigma 25 [--model NAME_OR_RUN]`` — restoration under the benchmark
+  protocol (PSNR/SSIM, Y channel for SR, RGB with seeded noise for denoising), with bicubic /
+  OpenCV non-local means in the same table (:mod:`atelier.tasks.restoration_eval`);
 - ``atelier evaluate --data A [--split a:b] --against B [--against-split c:d] [--size 32]`` —
   no RUN: real set B measured against real set A, the floor a model is judged against
   (e.g. ``--data idx:mnist10k --split 0:8000 --against idx:mnist10k --against-split 8000:10000``).
@@ -35,7 +39,7 @@ _ROWS = (  # (label, keys) in table order
 
 
 def evaluate(
-    run: Optional[str] = typer.Argument(None, help="Run folder with model.safetensors + model.json; omit with --against."),
+    run: Optional[str] = typer.Argument(None, help="Run folder with model.safetensors + model.json; omit with --against; or sr / denoise."),
     data: str = typer.Option(..., "--data", help="Real data: a dataset name or path (see `atelier datasets`)."),
     split: Optional[str] = typer.Option(None, "--split", help="Part of --data, START:STOP (0:8000, 0.8:1)."),
     against: Optional[str] = typer.Option(None, "--against", help="Second real dataset instead of a RUN (real-vs-real floor)."),
@@ -49,8 +53,22 @@ def evaluate(
     cache: Optional[str] = typer.Option(None, "--cache", help="Folder caching real-data features."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, mps."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    model: Optional[str] = typer.Option(None, "--model", help="sr / denoise: a shipped name, run folder, bicubic or nlm (default: shipped)."),
+    scale: int = typer.Option(4, "--scale", help="sr: 2, 3 or 4."),
+    sigma: float = typer.Option(25.0, "--sigma", help="denoise: noise level in 8-bit units."),
+    tile: int = typer.Option(512, "--tile", min=16, help="sr / denoise: tile side in pixels."),
 ) -> None:
-    """Measure a generator against real data (or real data against real data)."""
+    """Measure a generator against real data (or real data against real data), or restoration
+    (`atelier evaluate sr ...`, `atelier evaluate denoise ...`) under the benchmark protocol."""
+    if run in ("sr", "denoise"):
+        from atelier.cli.restore import evaluate_restoration
+
+        evaluate_restoration(run, data=data, model=model, scale=scale, sigma=sigma, seed=seed,
+                             tile=tile, device=device, as_json=as_json)
+        return
+    if model is not None:
+        raise InvalidArgument("--model is for `atelier evaluate sr` / `atelier evaluate denoise`; "
+                              "give a RUN folder to evaluate a generator")
     from atelier.tasks.evaluate import evaluate_model, evaluate_real, parse_metrics, parse_split
 
     names = parse_metrics(metrics)

@@ -1,4 +1,10 @@
-"""``atelier train``: train a model family on a dataset into a run folder; resume; fine-tune."""
+"""``atelier train``: train a model family on a dataset into a run folder; resume; fine-tune.
+
+``atelier train sr --data PHOTOS --scale 4 --out RUN`` and ``atelier train denoise --data
+PHOTOS --sigma 0:50 --out RUN`` train the restoration models (``sr`` = ``edsr``, ``denoise`` =
+``dncnn``; ``espcn`` works too) on patches of a folder of photos, validating on held-out
+photos (the last tenth, or ``--val DIR``) and keeping the best checkpoint.
+"""
 
 from __future__ import annotations
 
@@ -26,9 +32,34 @@ def train(
     freeze_d: int = typer.Option(0, "--freeze-d", min=0, help="Freeze the first k D blocks."),
     freeze: List[str] = typer.Option([], "--freeze", help="Freeze parameters by name prefix."),
     lr_scale: float = typer.Option(1.0, "--lr-scale", min=0.0, help="Multiply learning rates."),
+    scale: Optional[int] = typer.Option(
+        None, "--scale", help="Super-resolution factor 2, 3 or 4 (= --set model.scale=S)."
+    ),
+    sigma: Optional[str] = typer.Option(
+        None, "--sigma", help="Denoising: noise range low:high in 0..255 (0:50) or one level."
+    ),
+    val: Optional[str] = typer.Option(
+        None, "--val", help="Validation photos (default: the last tenth of --data's)."
+    ),
 ) -> None:
-    """Train MODEL on --data into --out, or continue a run with --resume RUN."""
+    """Train MODEL on --data into --out, or continue a run with --resume RUN.
+
+    MODEL is a family (`atelier models`) or a task: sr (= edsr), denoise (= dncnn).
+    """
+    flags: dict = {}
+    if scale is not None:
+        flags["model.scale"] = scale
+    if sigma is not None:
+        from atelier.train.objectives.restoration import parse_sigma_range
+
+        flags["hyper.sigma"] = parse_sigma_range(sigma)
+    if val is not None:
+        if not Path(val).is_dir():
+            raise InvalidArgument(f"--val {val}: no such folder")
+        flags["data.val"] = val
     if resume is not None:
+        if flags:
+            raise InvalidArgument("--scale, --sigma and --val set up a new run; --resume keeps its own")
         spec = load_run_spec(resume)
         spec = resolve_run(spec["model"], data=spec["data"], overrides=sets, base=spec)
         run = Path(resume)
@@ -38,7 +69,7 @@ def train(
         run = Path(out)
         if (run / "checkpoints").exists():
             raise InvalidArgument(f"{run} already holds a run; continue it with --resume {run}")
-        spec = resolve_run(model, data=data, overrides=sets, config_file=config)
+        spec = resolve_run(model, data=data, overrides=sets, config_file=config, flags=flags)
         if init_from is not None:
             from atelier.models import load_model
 
@@ -51,10 +82,18 @@ def train(
             "lr_scale": lr_scale,
         }
     steps = spec["train"]["steps"]
+    best: dict = {}
     with progress_bar(f"training {spec['model']}", total=steps) as advance:
         last = [0]
 
         def on_log(record: dict) -> None:
+            if "images_per_s" not in record:  # a validation record
+                metrics = " ".join(
+                    f"{k} {v:.4g}" for k, v in record.items() if k not in ("step", "best_step")
+                )
+                typer.echo(f"step {record['step']}: {metrics} (best step {record.get('best_step')})", err=True)
+                best.update(record)
+                return
             losses = " ".join(
                 f"{k} {v:.4g}" for k, v in record.items() if k not in ("step", "images_per_s")
             )
@@ -66,6 +105,9 @@ def train(
 
         train_run(spec, run, on_log=on_log)
     typer.echo(f"trained {spec['model']} for {steps} steps -> {run}", err=True)
+    for key, value in best.items():
+        if key.startswith("best_") and key != "best_step":
+            typer.echo(f"exported the best {key[5:]} {value:.4g} (step {best['best_step']})", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,13 +7,15 @@ Every dataset yields ``(image, label)``: ``image`` a ``(C, H, W)`` float32 tenso
 - ``idx`` — MNIST-format IDX files, gz or raw (``idx:PATH``, or a path holding them);
 - ``digits`` — scikit-learn's bundled 8 x 8 digits, upsampled;
 - ``faces`` — scikit-image's bundled 25 x 25 LFW face crops;
-- ``shapes`` — procedural coloured shapes with attribute labels and captions.
+- ``shapes`` — procedural coloured shapes with attribute labels and captions;
+- ``patches`` — random flipped/rotated patches of a folder of photos, (HR, LR) pairs for
+  super-resolution (items differ from the protocol above: see :mod:`atelier.data.patches`).
 
 Example
 -------
 >>> from atelier.data import list_datasets, make_dataset
 >>> [spec.name for spec in list_datasets()]
-['digits', 'faces', 'folder', 'idx', 'shapes']
+['digits', 'faces', 'folder', 'idx', 'patches', 'shapes']
 >>> ds = make_dataset("shapes", size=32, length=8, seed=1)
 >>> image, label = ds[0]; tuple(image.shape), 0 <= label < ds.num_classes
 ((3, 32, 32), True)
@@ -37,6 +39,7 @@ from atelier.data.faces import FacesDataset
 from atelier.data.folder import CorruptFileWarning, FolderDataset, list_images
 from atelier.data.idx import IdxDataset, read_idx, write_idx
 from atelier.data.shapes import ShapesDataset, render_shape, shape_attributes, shape_caption
+from atelier.data.patches import PatchDataset, center_crops, degrade_bicubic, dihedral, read_photos
 
 __all__ = [
     "CorruptFileWarning",
@@ -47,13 +50,18 @@ __all__ = [
     "IdxDataset",
     "ImageDataset",
     "MODEL_SIZES",
+    "PatchDataset",
     "ShapesDataset",
     "Split",
+    "center_crops",
+    "degrade_bicubic",
+    "dihedral",
     "get_dataset",
     "list_datasets",
     "list_images",
     "make_dataset",
     "read_idx",
+    "read_photos",
     "register_dataset",
     "render_shape",
     "resolve_split",

@@ -8,7 +8,7 @@ Example
 -------
 >>> from atelier.models import list_models
 >>> [spec.name for spec in list_models()]
-['cgan', 'classifier', 'cvae', 'dcgan', 'vae', 'vaegan']
+['cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from atelier.models.vae import VAE, VAEConfig
 from atelier.models.cvae import CVAE, CVAEConfig
 from atelier.models.vaegan import VAEGAN, VAEGANConfig
 from atelier.models.classifier import Classifier, ClassifierConfig
+from atelier.models.sr import EDSR, EDSRConfig, ESPCN, ESPCNConfig
+from atelier.models.dncnn import DnCNN, DnCNNConfig
 
 __all__ = [
     "ModelConfig",
@@ -57,4 +59,10 @@ __all__ = [
     "VAEGANConfig",
     "Classifier",
     "ClassifierConfig",
+    "ESPCN",
+    "ESPCNConfig",
+    "EDSR",
+    "EDSRConfig",
+    "DnCNN",
+    "DnCNNConfig",
 ]

@@ -8,7 +8,13 @@ A run folder holds everything needed to continue, fine-tune, sample or evaluate:
     RUN/samples/          step-NNNNNNNN.png grids from fixed noise, one per checkpoint
     RUN/model.safetensors + RUN/model.json
                           the exported model (EMA generator weights where there are any),
-                          rewritten at every checkpoint
+                          rewritten at every checkpoint; for objectives that validate
+                          (super-resolution, denoising) the best validated step's, rewritten
+                          when the validation improves and from the best checkpoint at the end
+
+Model aliases: ``sr`` is ``edsr``, ``denoise`` is ``dncnn``. An objective may bring its own
+data (``build_data``: restoration trains on patches of a folder of photos) and its own
+``data`` options (``data_fields``).
 
 Settings come from the defaults of each part, then ``--config FILE`` (JSON), then ``--set``
 pairs, in that order. A ``--set`` key is ``section.field`` (sections: ``model``, ``hyper``,
@@ -39,6 +45,8 @@ from atelier.errors import InvalidArgument
 from atelier.image import write_atomic
 
 RUN_CONFIG = "config.json"
+#: Task names that stand for a model family (``atelier train sr ...``).
+MODEL_ALIASES = {"sr": "edsr", "denoise": "dncnn"}
 #: Data options a run accepts under ``data.``.
 DATA_FIELDS = ("split", "labels", "seed", "crop")  # channels follow model.channels
 # Hyper fields that are recipe defaults of the Trainer's settings (the train section), not of the objective
@@ -70,8 +78,13 @@ def resolve_run(
     overrides: Sequence[str] = (),
     config_file: str | Path | None = None,
     base: dict[str, Any] | None = None,
+    flags: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The full, checked settings of a run as a JSON-able dict.
+
+    ``flags`` are command-line shortcuts as ``{"section.field": value}`` (``--scale`` is
+    ``model.scale``, ``--sigma`` is ``hyper.sigma``, ``--val`` is ``data.val``), applied after
+    ``--config`` and before ``--set``; one that the model does not have is an error naming it.
 
     Raises ``InvalidArgument`` for an unknown key (naming the known ones), a value of the
     wrong type, or a resolution the models do not support.
@@ -80,6 +93,7 @@ def resolve_run(
     from atelier.train import TrainConfig
     from atelier.train.objectives import get_objective
 
+    model = MODEL_ALIASES.get(model, model)
     model_spec = get_model_spec(model)
     objective_cls = get_objective(model)
     spec: dict[str, Any] = base or {
@@ -98,7 +112,7 @@ def resolve_run(
         # a recipe's batch size and EMA decay are defaults of the train section, set there
         "hyper": ("hyper", [f for f in _field_names(objective_cls.Hyper) if f not in TRAINER_SUGGESTIONS]),
         "train": ("train", _field_names(TrainConfig)),
-        "data": ("data_options", list(DATA_FIELDS)),
+        "data": ("data_options", list(getattr(objective_cls, "data_fields", DATA_FIELDS))),
     }
     pairs: list[tuple[str, Any]] = []
     if config_file is not None:
@@ -113,6 +127,11 @@ def resolve_run(
                     f"holding objects; got {section!r}"
                 )
             pairs += [(f"{section}.{k}", v) for k, v in values.items()]
+    for key, value in (flags or {}).items():
+        section, field = key.split(".", 1)
+        if field not in sections[section][1]:
+            raise InvalidArgument(f"--{field} does not apply to {model}")
+        pairs.append((key, value))
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key:
@@ -203,8 +222,6 @@ def train_run(
     from atelier.image import save_image
 
     run = Path(run_dir)
-    dataset = build_dataset(spec)
-    _check_labels(spec, dataset)
     tune = spec["fine_tune"]
     if tune["init_from"]:
         model = load_model(tune["init_from"]).train()
@@ -213,6 +230,7 @@ def train_run(
                 f"--init-from {tune['init_from']} holds a {model.model_name}, not a {spec['model']}"
             )
     else:
+        torch.manual_seed(spec["train"]["seed"])  # the initial weights follow the run's seed
         model = build_model(spec["model"], spec["model_config"])
     objective = make_objective(
         model,
@@ -221,11 +239,19 @@ def train_run(
         freeze=tuple(tune["freeze"]),
         lr_scale=tune["lr_scale"],
     )
+    build_data = getattr(objective, "build_data", None)  # restoration: patches of photos
+    if build_data is not None:
+        dataset = build_data(spec)
+    else:
+        dataset = build_dataset(spec)
+        _check_labels(spec, dataset)
     if DistributedEnv.from_environ().is_main:  # under torchrun, rank 0 alone writes
         write_atomic(run / RUN_CONFIG, json.dumps(spec, indent=2).encode())
     seed = spec["train"]["seed"]
 
     def export(trainer: Trainer) -> None:
+        if trainer.best is not None and trainer.best["step"] != trainer.step:
+            return  # the export stays the best validated step's
         exported = objective.export(trainer.ema).cpu().eval()
         save_model(exported, run)
         if hasattr(exported, "sample"):
@@ -238,4 +264,21 @@ def train_run(
         objective, dataset, TrainConfig(**spec["train"]), run, on_log=on_log, on_checkpoint=export
     )
     trainer.fit()
+    if trainer.best is not None and trainer.best["step"] != trainer.step and trainer.dist.is_main:
+        _export_checkpoint(objective, trainer, run)
     return run
+
+
+def _export_checkpoint(objective: Any, trainer: Any, run: Path) -> None:
+    """Export the best validated checkpoint as the run's model (after training: it loads
+    that step's weights into the trainer's modules). Also repairs an export that a kill
+    between a new best checkpoint and its export left stale."""
+    from atelier.models import save_model
+    from atelier.train import load_checkpoint
+
+    state = load_checkpoint(trainer.best_checkpoint)
+    for name, module in trainer.modules.items():
+        module.load_state_dict(state["modules"][name])
+    for name, ema in trainer.ema.items():
+        ema.load_state_dict(state["ema"][name])
+    save_model(objective.export(trainer.ema).cpu().eval(), run)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import torch
 
@@ -48,14 +48,23 @@ def latest_checkpoint(folder: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
-def save_checkpoint(folder: str | Path, step: int, state: dict[str, Any], keep: int = 3) -> Path:
-    """Write ``state`` as ``folder/step-NNNNNNNN.pt`` atomically; keep the newest ``keep``."""
+def save_checkpoint(
+    folder: str | Path,
+    step: int,
+    state: dict[str, Any],
+    keep: int = 3,
+    protect: Collection[int] = (),
+) -> Path:
+    """Write ``state`` as ``folder/step-NNNNNNNN.pt`` atomically; keep the newest ``keep``
+    and the steps in ``protect`` (the best validated one), delete the other ones."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
     path = checkpoint_path(folder, step)
     write_atomic(path, buffer.getvalue())
+    kept = {checkpoint_path(folder, s).name for s in protect}
     for old in list_checkpoints(folder)[:-keep] if keep > 0 else []:
-        old.unlink(missing_ok=True)
+        if old.name not in kept:
+            old.unlink(missing_ok=True)
     return path
 
 

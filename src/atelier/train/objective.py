@@ -39,7 +39,20 @@ class Objective(abc.ABC):
     and ``step``. ``ema_modules`` names the modules whose exponential moving average the
     Trainer keeps (a GAN's generator); ``schedulers`` returns learning-rate schedulers the
     Trainer steps once per training step and checkpoints.
+
+    Validation (optional): ``validate(modules)`` measures the model on held-out data and
+    returns metrics; ``best_metric`` names the one that picks the best checkpoint and
+    ``higher_is_better`` its direction. The Trainer calls it every ``validate_every`` steps
+    and at the end, on rank 0, with the EMA weights where there are any, logs the result,
+    and never prunes the best step's checkpoint. ``setup(config)`` gives the objective the
+    run's ``TrainConfig`` before ``optimizers``/``schedulers`` are asked for (a schedule
+    over the whole run reads ``config.steps``).
     """
+
+    #: The key of ``validate()``'s result that picks the best checkpoint (None: no validation).
+    best_metric: str | None = None
+    #: True when a larger ``best_metric`` is better (PSNR), False when smaller is (a loss).
+    higher_is_better: bool = True
 
     @abc.abstractmethod
     def modules(self) -> dict[str, torch.nn.Module]:
@@ -50,6 +63,18 @@ class Objective(abc.ABC):
         """The optimizers, by name (their state goes into checkpoints)."""
 
     def schedulers(self) -> dict[str, Any]:
+        return {}
+
+    def setup(self, config: Any) -> None:
+        """Receive the run's ``TrainConfig`` (called first by the Trainer); default: nothing."""
+
+    def validate(self, modules: dict[str, torch.nn.Module]) -> dict[str, float]:
+        """Metrics on held-out data (plain floats), measured with ``modules`` (the networks by
+        name, in eval mode, EMA weights swapped in). Default: none (``{}``).
+
+        Runs on rank 0 alone and under ``torch.no_grad``; it must be deterministic (a fixed
+        seed of its own) so that a resumed run validates exactly as an uninterrupted one.
+        """
         return {}
 
     def ema_modules(self) -> tuple[str, ...]:

@@ -4,7 +4,13 @@ It knows nothing of any model family: an ``Objective`` supplies the modules, opt
 the step (DESIGN.md convention 5). Exact resume means a run stopped at any checkpoint (even
 by SIGKILL) and resumed reaches bit-identical weights to one never interrupted, on the same
 device: the checkpoint holds the modules, optimizers, schedulers, EMA, every RNG state, the
-step and the position in the epoch's sample order.
+step, the position in the epoch's sample order and the best validation so far.
+
+Validation: an objective that implements ``validate`` is measured every ``validate_every``
+steps (default: at every checkpoint) and at the last step, on rank 0, with the EMA weights
+where there are any, under forked RNGs (training randomness is untouched). A validation step
+is also a checkpoint step, and the checkpoint of the best step (by the objective's
+``best_metric``) is never pruned: ``Trainer.best`` / ``best_checkpoint`` name it.
 
 Example
 -------
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -39,7 +46,12 @@ import numpy as np
 import torch
 
 from atelier.errors import InvalidArgument
-from atelier.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from atelier.train.checkpoint import (
+    checkpoint_path,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from atelier.train.distributed import DistributedEnv
 from atelier.train.ema import EMA
 from atelier.train.objective import Objective
@@ -61,11 +73,13 @@ class TrainConfig:
     keep_checkpoints: int = 3
     log_every: int = 50
     num_workers: int = 0
+    validate_every: int | None = None  # None: at every checkpoint
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise InvalidArgument(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every", "validate_every"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InvalidArgument(f"{name} must be at least 1, got {value}")
         if self.precision not in ("fp32", "bf16", "fp16"):
             raise InvalidArgument(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
@@ -162,8 +176,10 @@ class Trainer:
 
     ``fit()`` resumes from the newest checkpoint in ``run_dir/checkpoints`` when there is
     one, and returns the last logged losses. ``on_log(record)`` receives every log record
-    (the CLI draws its progress bar from it); ``on_checkpoint(trainer)`` runs on rank 0 after
-    each checkpoint (a run exports its model and a sample grid there).
+    (the CLI draws its progress bar from it; validation records have the objective's metrics
+    and ``best_step`` instead of losses); ``on_checkpoint(trainer)`` runs on rank 0 after
+    each checkpoint (a run exports its model and a sample grid there). ``best`` is None or
+    ``{"step", "metric", "value"}`` of the best validation so far.
     """
 
     def __init__(
@@ -181,6 +197,7 @@ class Trainer:
         self.on_log = on_log
         self.on_checkpoint = on_checkpoint
         self.dist = DistributedEnv.from_environ()
+        objective.setup(config)
         self.device = select_device(config.device)
         if self.dist.enabled and self.device.type == "cuda":
             self.device = torch.device("cuda", self.dist.local_rank)
@@ -207,10 +224,17 @@ class Trainer:
             if config.ema_decay is not None
         }
         self.step, self.epoch, self.position = 0, 0, 0
+        self.validates = type(objective).validate is not Objective.validate
+        self.best: dict[str, Any] | None = None
 
     @property
     def checkpoint_dir(self) -> Path:
         return self.run_dir / "checkpoints"
+
+    @property
+    def best_checkpoint(self) -> Path | None:
+        """The checkpoint of the best validated step (None before any validation)."""
+        return None if self.best is None else checkpoint_path(self.checkpoint_dir, self.best["step"])
 
     def state_dict(self, ctx: StepContext) -> dict[str, Any]:
         return {
@@ -223,6 +247,7 @@ class Trainer:
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "ema": {k: e.state_dict() for k, e in self.ema.items()},
             "rng": self.dist.gather(_rng_state(ctx)),  # one entry per process
+            "best": self.best,
         }
 
     def load_state_dict(self, state: dict[str, Any], ctx: StepContext) -> None:
@@ -235,6 +260,7 @@ class Trainer:
             for name, target in targets.items():
                 target.load_state_dict(state[kind][name])
         self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
+        self.best = state.get("best")  # absent in checkpoints written before validation existed
         if len(state["rng"]) != self.dist.world_size:
             raise InvalidArgument(
                 f"this run was checkpointed with {len(state['rng'])} processes; resume it with "
@@ -248,7 +274,11 @@ class Trainer:
         if not self.dist.is_main:
             return None
         return save_checkpoint(
-            self.checkpoint_dir, self.step, state, keep=self.config.keep_checkpoints
+            self.checkpoint_dir,
+            self.step,
+            state,
+            keep=self.config.keep_checkpoints,
+            protect=() if self.best is None else (self.best["step"],),
         )
 
     def fit(self, stop_after: int | None = None) -> dict[str, float]:
@@ -298,7 +328,10 @@ class Trainer:
                     elapsed = max(time.perf_counter() - window_start, 1e-9)
                     self._log({"step": self.step, **losses, "images_per_s": window_images / elapsed})
                     window_start, window_images = time.perf_counter(), 0
-                if self.step % cfg.checkpoint_every == 0 or self.step == end:
+                validating = self._validation_due()
+                if validating:
+                    self.validate()
+                if self.step % cfg.checkpoint_every == 0 or self.step == end or validating:
                     self.save(ctx)
                     if self.on_checkpoint is not None and self.dist.is_main:
                         self.on_checkpoint(self)
@@ -307,6 +340,56 @@ class Trainer:
             if self.position >= batches_per_epoch:
                 self.epoch, self.position = self.epoch + 1, 0
         return losses
+
+    def _validation_due(self) -> bool:
+        if not self.validates:
+            return False
+        every = self.config.validate_every or self.config.checkpoint_every
+        return self.step % every == 0 or self.step == self.config.steps
+
+    def validate(self) -> dict[str, float]:
+        """Validate now (rank 0; other ranks return ``{}``), update ``best``, log the record.
+
+        The objective sees the EMA weights where there are any, every module in eval mode,
+        no gradients, and forked RNGs: the training randomness continues as if it had not run.
+        """
+        if not self.dist.is_main:
+            return {}
+        modules = {
+            name: self.ema[name].module if name in self.ema else module
+            for name, module in self.modules.items()
+        }
+        modes = {name: module.training for name, module in modules.items()}
+        for module in modules.values():
+            module.eval()
+        py_state, np_state = random.getstate(), np.random.get_state()
+        cuda = [self.device.index or 0] if self.device.type == "cuda" else []
+        try:
+            with torch.random.fork_rng(devices=cuda), torch.no_grad():
+                metrics = {k: float(v) for k, v in self.objective.validate(modules).items()}
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+            for name, module in modules.items():
+                module.train(modes[name])
+        if not metrics:
+            return metrics
+        key = self.objective.best_metric
+        if key is not None:
+            if key not in metrics:  # a bug in the objective, not a user error
+                raise KeyError(f"validate() returned {sorted(metrics)}, not its best_metric {key!r}")
+            value = metrics[key]
+            if math.isfinite(value) and (self.best is None or self._better(value, self.best["value"])):
+                self.best = {"step": self.step, "metric": key, "value": value}
+        record: dict[str, Any] = {"step": self.step, **metrics}
+        if self.best is not None:
+            record["best_step"] = self.best["step"]
+            record[f"best_{key}"] = self.best["value"]
+        self._log(record)
+        return metrics
+
+    def _better(self, value: float, best: float) -> bool:
+        return value > best if self.objective.higher_is_better else value < best
 
     def _log(self, record: dict[str, Any]) -> None:
         if not self.dist.is_main:

@@ -13,7 +13,7 @@ Example
 >>> type(objective).__name__, objective.hyper.lr, sorted(objective.optimizers())
 ('VAEObjective', 0.0005, ['model'])
 >>> sorted(list_objectives())
-['cgan', 'classifier', 'cvae', 'dcgan', 'vae', 'vaegan']
+['cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -70,6 +70,14 @@ from atelier.train.objectives.gan import CGANObjective, DCGANObjective, GANHyper
 from atelier.train.objectives.vae import CVAEObjective, VAEHyper, VAEObjective  # noqa: E402
 from atelier.train.objectives.vaegan import VAEGANHyper, VAEGANObjective  # noqa: E402
 from atelier.train.objectives.classifier import ClassifierHyper, ClassifierObjective  # noqa: E402
+from atelier.train.objectives.restoration import (  # noqa: E402
+    DenoiseHyper,
+    DenoiseObjective,
+    EDSRObjective,
+    ESPCNObjective,
+    SRHyper,
+    SRObjective,
+)
 
 __all__ = [
     "CGANObjective",
@@ -77,9 +85,15 @@ __all__ = [
     "ClassifierHyper",
     "ClassifierObjective",
     "DCGANObjective",
+    "DenoiseHyper",
+    "DenoiseObjective",
+    "EDSRObjective",
+    "ESPCNObjective",
     "FamilyObjective",
     "GANHyper",
     "GAN_RECIPES",
+    "SRHyper",
+    "SRObjective",
     "VAEGANHyper",
     "VAEGANObjective",
     "VAEHyper",
