@@ -4,8 +4,8 @@ The generator is the DCGAN generator fed ``concat(z, embed(y))`` whose every Bat
 its scale and shift from the label (conditional BatchNorm, de Vries et al. 2017, as in the
 generator of Miyato & Koyama 2018; on MNIST 32x32 it lifted the benchmark judge's label
 accuracy after 1,500 steps from 80 % with the label embedding alone to 99.95 %). The
-discriminator is the
-DCGAN conv stack followed by LeakyReLU features ``h = sum over 4x4 positions``, and
+discriminator is the DCGAN conv stack followed by LeakyReLU features ``h = sum over 4x4
+positions``, and
 
     D(x, y) = linear(h) + <embed(y), h>
 
