@@ -30,10 +30,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from atelier.models.latent_prior import LatentGMM
 from atelier.models.layers import (
     DownStack,
     PriorSamplingMixin,
     UpStack,
+    model_device,
+    sampling_mode,
     stage_widths,
     to_signed,
 )
@@ -55,12 +58,14 @@ class BaseVAEConfig(ModelConfig):
     beta: float = 1.0
     recon: ReconName = "bernoulli"
     recon_sigma: float = 0.1
+    prior_components: int = 50
 
     def check(self) -> None:
         self._check_image_fields()
         self._check_latent_fields()
         self._require(self.beta >= 0, "beta", "a number >= 0")
         self._require(self.recon_sigma > 0, "recon_sigma", "a number > 0")
+        self._require(self.prior_components >= 0, "prior_components", "an integer >= 0")
 
 
 @dataclass
@@ -73,6 +78,9 @@ class VAEConfig(BaseVAEConfig):
     beta : weight of the KL term (1 = the plain ELBO).
     recon : ``bernoulli`` (binary cross-entropy) or ``gaussian`` (squared error).
     recon_sigma : the Gaussian decoder's fixed standard deviation (``gaussian`` only).
+    prior_components : K > 0: after training, a K-Gaussian mixture is fitted to the posterior
+        means of training images and ``sample`` draws from it (ex-post density estimation,
+        :mod:`atelier.models.latent_prior`); 0: ``sample`` draws z from N(0, I).
     """
 
 
@@ -181,6 +189,26 @@ class VAEMixin(PriorSamplingMixin):
     def _decode_prior(self, z: torch.Tensor, y: None) -> torch.Tensor:
         return self.decoder(z)
 
+    def _init_latent_prior(self) -> None:
+        k = self.config.prior_components
+        self.latent_prior = LatentGMM(k, self.config.latent_dim) if k else None
+
+    def draw_prior(self, n: int, *, generator: torch.Generator | None, device: torch.device | str) -> torch.Tensor:
+        if self.latent_prior is None:
+            return super().draw_prior(n, generator=generator, device=device)
+        return self.latent_prior.sample(n, generator=generator, device=device)
+
+    @torch.no_grad()
+    def fit_prior(self, images: torch.Tensor, *, batch_size: int = 500, seed: int = 0) -> None:
+        """Fit the latent mixture to the posterior means of ``images`` ``(N, C, R, R)`` in
+        [0, 1] (a no-op when ``prior_components`` is 0). Training runs call this on export."""
+        if self.latent_prior is None:
+            return
+        with sampling_mode(self):
+            device = model_device(self)
+            mu = [self.encode(images[i : i + batch_size].to(device))[0].cpu() for i in range(0, len(images), batch_size)]
+        self.latent_prior.fit(torch.cat(mu), seed=seed)
+
 
 @register_model("vae", VAEConfig)
 class VAE(VAEMixin, nn.Module):
@@ -195,6 +223,7 @@ class VAE(VAEMixin, nn.Module):
         c = config
         self.encoder = VAEEncoder(c.channels, c.resolution, c.width, c.latent_dim)
         self.decoder = VAEDecoder(c.channels, c.resolution, c.width, c.latent_dim)
+        self._init_latent_prior()
 
     def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
         return reparameterize(mu, logvar, generator=generator)

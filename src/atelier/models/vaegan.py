@@ -57,6 +57,7 @@ class VAEGAN(VAEMixin, nn.Module):
         c = config
         self.encoder = VAEEncoder(c.channels, c.resolution, c.width, c.latent_dim)
         self.decoder = VAEDecoder(c.channels, c.resolution, c.width, c.latent_dim)
+        self._init_latent_prior()
         self.discriminator = build_discriminator(c)
 
     def feature_loss(self, x: torch.Tensor, x_rec: torch.Tensor) -> torch.Tensor:

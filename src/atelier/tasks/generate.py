@@ -279,7 +279,9 @@ def interpolate(
     model = model.to(dev)
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     dim = int(model.config.latent_dim)
-    ends = torch.randn(2, rows, dim, generator=gen)
+    draw = getattr(model, "draw_prior", None)  # a VAE's fitted latent mixture, else N(0, I)
+    ends = draw(2 * rows, generator=gen, device="cpu") if draw else torch.randn(2 * rows, dim, generator=gen)
+    ends = ends.cpu().reshape(2, rows, dim)
     t = torch.linspace(0.0, 1.0, steps) if steps > 1 else torch.zeros(1)
     z = slerp(ends[0], ends[1], t).reshape(rows * steps, dim).to(dev)
     if y is not None:
