@@ -53,3 +53,20 @@ def test_vae_samples_from_its_fitted_prior_and_saves_it(tmp_path):
     plain = build_model("vae", {**TINY, "prior_components": 0})
     plain.fit_prior(torch.rand(8, 1, 16, 16))  # no mixture: a no-op
     assert plain.latent_prior is None
+
+
+def test_cvae_draws_each_label_from_its_own_mixture(tmp_path):
+    """Codes of class 0 fitted near -5 and of class 1 near +5 (a fake encoder output): a CVAE
+    asked for label 1 must decode latents from class 1's mixture only."""
+    torch.manual_seed(0)
+    cvae = build_model("cvae", {"resolution": 16, "width": 8, "latent_dim": 2, "num_classes": 2, "prior_components": 1})
+    codes = torch.cat([torch.randn(30, 2) - 5, torch.randn(30, 2) + 5])
+    cvae.latent_prior.fit(codes, torch.tensor([0] * 30 + [1] * 30))
+    z = cvae.draw_prior(4, generator=torch.Generator().manual_seed(0), device="cpu", labels=torch.tensor([1, 0, 1, 0]))
+    assert (z[:, 0] > 0).tolist() == [True, False, True, False]
+    cvae.fit_prior(torch.rand(20, 1, 16, 16), torch.tensor([0, 1] * 10))  # the real path: encoder means
+    images = cvae.sample(4, labels=1, generator=torch.Generator().manual_seed(1))
+    save_model(cvae, tmp_path / "run")
+    assert torch.equal(load_model(tmp_path / "run").sample(4, labels=1, generator=torch.Generator().manual_seed(1)), images)
+    with pytest.raises(InvalidArgument, match="labelled"):
+        cvae.fit_prior(torch.rand(4, 1, 16, 16))

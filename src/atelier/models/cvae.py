@@ -25,16 +25,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from atelier.errors import InvalidArgument
+from atelier.models.latent_prior import ClassLatentGMM
 from atelier.models.layers import PriorSamplingMixin
 from atelier.models.registry import ModelConfig, register_model
-from atelier.models.vae import ReconName, VAEDecoder, VAEEncoder, reparameterize, vae_loss
+from atelier.models.vae import ReconName, VAEDecoder, VAEEncoder, posterior_means, reparameterize, vae_loss
 
 __all__ = ["CVAEConfig", "CVAE"]
 
 
 @dataclass
 class CVAEConfig(ModelConfig):
-    """As :class:`~atelier.models.vae.VAEConfig`, plus ``num_classes`` (labels 0 .. K-1)."""
+    """As :class:`~atelier.models.vae.VAEConfig`, plus ``num_classes`` (labels 0 .. K-1);
+    ``prior_components`` here counts the mixture components fitted per class."""
 
     resolution: int = 32
     channels: int = 1
@@ -44,6 +46,7 @@ class CVAEConfig(ModelConfig):
     beta: float = 1.0
     recon: ReconName = "bernoulli"
     recon_sigma: float = 0.1
+    prior_components: int = 5
 
     def check(self) -> None:
         self._check_image_fields()
@@ -51,6 +54,7 @@ class CVAEConfig(ModelConfig):
         self._require(self.num_classes >= 2, "num_classes", "an integer >= 2")
         self._require(self.beta >= 0, "beta", "a number >= 0")
         self._require(self.recon_sigma > 0, "recon_sigma", "a number > 0")
+        self._require(self.prior_components >= 0, "prior_components", "an integer >= 0")
 
 
 @register_model("cvae", CVAEConfig)
@@ -68,6 +72,8 @@ class CVAE(PriorSamplingMixin, nn.Module):
         c = config
         self.encoder = VAEEncoder(c.channels, c.resolution, c.width, c.latent_dim, cond_dim=c.num_classes)
         self.decoder = VAEDecoder(c.channels, c.resolution, c.width, c.latent_dim, cond_dim=c.num_classes)
+        k = c.prior_components
+        self.latent_prior = ClassLatentGMM(c.num_classes, k, c.latent_dim) if k else None
 
     def one_hot(self, y: torch.Tensor) -> torch.Tensor:
         """``(B,)`` integer labels -> ``(B, num_classes)`` float one-hot."""
@@ -106,3 +112,20 @@ class CVAE(PriorSamplingMixin, nn.Module):
 
     def _decode_prior(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.decoder(z, self.one_hot(y))
+
+    def draw_prior(
+        self, n: int, *, generator: torch.Generator | None, device: torch.device | str, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if self.latent_prior is None or labels is None:
+            return super().draw_prior(n, generator=generator, device=device)
+        return self.latent_prior.sample(labels, generator=generator, device=device)
+
+    def fit_prior(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, batch_size: int = 500, seed: int = 0) -> None:
+        """Fit each class's latent mixture to the posterior means of its ``images``
+        ``(N, C, R, R)``; ``labels`` ``(N,)`` are required. Training runs call this on export."""
+        if self.latent_prior is None:
+            return
+        if labels is None:
+            raise InvalidArgument("a conditional VAE fits its per-class prior from labelled images")
+        labels = torch.as_tensor(labels).long()
+        self.latent_prior.fit(posterior_means(self, images, labels, batch_size=batch_size), labels, seed=seed)

@@ -9,7 +9,11 @@ same diagnosis). Measured on MNIST 32x32 (a 3,000-step VAE, the benchmark's digi
 judge, 5,000 samples): Inception Score 6.31 from N(0, I), 8.71 from a 10-component mixture,
 9.32 from 50 components; reconstructions of real digits score 9.52.
 
-The mixture lives in buffers, so it is saved and loaded with the model's weights.
+A conditional VAE gets one mixture per class (:class:`ClassLatentGMM`), fitted to the codes
+of that class's images: its N(0, I) draws often carry another digit's identity, which the
+label cannot override (a 3,000-step MNIST CVAE drew the asked digit 67.8 % of the time).
+
+The mixtures live in buffers, so they are saved and loaded with the model's weights.
 
 Example
 -------
@@ -30,7 +34,7 @@ from torch import nn
 
 from atelier.errors import InvalidArgument
 
-__all__ = ["LatentGMM"]
+__all__ = ["LatentGMM", "ClassLatentGMM"]
 
 
 class LatentGMM(nn.Module):
@@ -84,3 +88,38 @@ class LatentGMM(nn.Module):
         pick = pick.to(self.means.device)
         z = self.means[pick] + (self.scale_tril[pick] @ eps.to(self.means.device).unsqueeze(-1)).squeeze(-1)
         return z.to(device)
+
+
+class ClassLatentGMM(nn.Module):
+    """One :class:`LatentGMM` per class: ``fit(codes, labels)``, ``sample(labels)``.
+
+    >>> prior = ClassLatentGMM(num_classes=2, components=1, dim=2)
+    >>> prior.fit(torch.cat([torch.randn(50, 2) - 5, torch.randn(50, 2) + 5]), torch.tensor([0] * 50 + [1] * 50))
+    >>> z = prior.sample(torch.tensor([0, 1, 1]), generator=torch.Generator().manual_seed(0), device="cpu")
+    >>> (z[:, 0] > 0).tolist()
+    [False, True, True]
+    """
+
+    def __init__(self, num_classes: int, components: int, dim: int) -> None:
+        super().__init__()
+        self.classes = nn.ModuleList(LatentGMM(components, dim) for _ in range(num_classes))
+
+    def fit(self, codes: torch.Tensor, labels: torch.Tensor, *, seed: int = 0) -> None:
+        """Fit class ``k``'s mixture to ``codes[labels == k]``; a class without codes keeps N(0, I)."""
+        labels = torch.as_tensor(labels).long().cpu()
+        if len(labels) != len(codes):
+            raise InvalidArgument(f"{len(codes)} latent codes but {len(labels)} labels")
+        for k, prior in enumerate(self.classes):
+            mine = codes[labels == k]
+            if len(mine) >= 2:
+                prior.fit(mine, seed=seed)
+
+    def sample(self, labels: torch.Tensor, *, generator: torch.Generator | None, device: torch.device | str) -> torch.Tensor:
+        """``(n, D)`` latents, row ``i`` from the mixture of class ``labels[i]`` (classes drawn
+        in increasing order, so a seed gives the same latents)."""
+        labels = labels.long().cpu()
+        z = torch.empty(len(labels), self.classes[0].means.shape[1], device=device)
+        for k in labels.unique().tolist():
+            rows = (labels == k).nonzero().squeeze(1)
+            z[rows.to(z.device)] = self.classes[k].sample(len(rows), generator=generator, device=device)
+        return z

@@ -259,13 +259,16 @@ class PriorSamplingMixin:
         if not self.conditional:
             check_no_labels(labels, self.model_name)
         device = device or model_device(self)
-        z = self.draw_prior(n, generator=generator, device=device)
         y = None
         if self.conditional:
             y = resolve_labels(labels, n, self.config.num_classes, device)
+        z = self.draw_prior(n, generator=generator, device=device, labels=y)
         with sampling_mode(self):
             return self._decode_prior(z, y)
 
-    def draw_prior(self, n: int, *, generator: torch.Generator | None, device: torch.device | str) -> torch.Tensor:
-        """``(n, latent_dim)`` prior noise: N(0, I) here; a model with a fitted prior overrides."""
+    def draw_prior(
+        self, n: int, *, generator: torch.Generator | None, device: torch.device | str, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``(n, latent_dim)`` prior noise for ``labels`` ``(n,)`` (conditional models): N(0, I)
+        here; a model with a fitted prior overrides."""
         return draw_latent(n, self.config.latent_dim, generator=generator, device=device)

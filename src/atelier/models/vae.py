@@ -42,7 +42,10 @@ from atelier.models.layers import (
 )
 from atelier.models.registry import ModelConfig, register_model
 
-__all__ = ["BaseVAEConfig", "VAEConfig", "VAE", "VAEMixin", "VAEEncoder", "VAEDecoder", "vae_loss", "reparameterize"]
+__all__ = [
+    "BaseVAEConfig", "VAEConfig", "VAE", "VAEMixin", "VAEEncoder", "VAEDecoder", "vae_loss", "reparameterize",
+    "posterior_means",
+]
 
 ReconName = Literal["bernoulli", "gaussian"]
 
@@ -193,21 +196,35 @@ class VAEMixin(PriorSamplingMixin):
         k = self.config.prior_components
         self.latent_prior = LatentGMM(k, self.config.latent_dim) if k else None
 
-    def draw_prior(self, n: int, *, generator: torch.Generator | None, device: torch.device | str) -> torch.Tensor:
+    def draw_prior(
+        self, n: int, *, generator: torch.Generator | None, device: torch.device | str, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if self.latent_prior is None:
             return super().draw_prior(n, generator=generator, device=device)
         return self.latent_prior.sample(n, generator=generator, device=device)
 
     @torch.no_grad()
-    def fit_prior(self, images: torch.Tensor, *, batch_size: int = 500, seed: int = 0) -> None:
+    def fit_prior(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, batch_size: int = 500, seed: int = 0) -> None:
         """Fit the latent mixture to the posterior means of ``images`` ``(N, C, R, R)`` in
-        [0, 1] (a no-op when ``prior_components`` is 0). Training runs call this on export."""
+        [0, 1] (a no-op when ``prior_components`` is 0; ``labels`` are not used by an
+        unconditional VAE). Training runs call this on export."""
         if self.latent_prior is None:
             return
-        with sampling_mode(self):
-            device = model_device(self)
-            mu = [self.encode(images[i : i + batch_size].to(device))[0].cpu() for i in range(0, len(images), batch_size)]
-        self.latent_prior.fit(torch.cat(mu), seed=seed)
+        self.latent_prior.fit(posterior_means(self, images, batch_size=batch_size), seed=seed)
+
+
+@torch.no_grad()
+def posterior_means(model: nn.Module, images: torch.Tensor, labels: torch.Tensor | None = None, *, batch_size: int = 500) -> torch.Tensor:
+    """``(N, latent_dim)`` encoder means of ``images`` (and ``labels`` for a CVAE), in batches, on CPU."""
+    device = model_device(model)
+    out = []
+    with sampling_mode(model):
+        for i in range(0, len(images), batch_size):
+            args = (images[i : i + batch_size].to(device),)
+            if labels is not None:
+                args += (labels[i : i + batch_size].to(device),)
+            out.append(model.encode(*args)[0].cpu())
+    return torch.cat(out)
 
 
 @register_model("vae", VAEConfig)

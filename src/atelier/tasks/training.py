@@ -253,6 +253,7 @@ def train_run(
         if trainer.best is not None and trainer.best["step"] != trainer.step:
             return  # the export stays the best validated step's
         exported = objective.export(trainer.ema).cpu().eval()
+        fit_latent_prior(exported, dataset, seed)
         save_model(exported, run)
         if hasattr(exported, "sample"):
             noise = torch.Generator(device="cpu").manual_seed(seed)
@@ -267,6 +268,22 @@ def train_run(
     if trainer.best is not None and trainer.best["step"] != trainer.step and trainer.dist.is_main:
         _export_checkpoint(objective, trainer, run)
     return run
+
+
+def fit_latent_prior(model: Any, dataset: Any, seed: int, limit: int = 10_000) -> None:
+    """Fit a model's latent prior (a VAE's ex-post mixture, ``model.fit_prior``) to up to
+    ``limit`` training images drawn with ``seed``; models without one are left alone."""
+    fit = getattr(model, "fit_prior", None)
+    if fit is None:
+        return
+    import torch
+
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))[:limit]
+    items = [dataset[int(i)] for i in order]
+    labelled = isinstance(items[0], (tuple, list)) and len(items[0]) > 1
+    images = torch.stack([item[0] if isinstance(item, (tuple, list)) else item for item in items])
+    labels = torch.tensor([int(item[1]) for item in items]) if labelled else None
+    fit(images, labels, seed=seed)
 
 
 def _export_checkpoint(objective: Any, trainer: Any, run: Path) -> None:
