@@ -1,0 +1,229 @@
+"""``atelier upscale`` and ``atelier denoise``: neural restoration of files, folders and globs.
+
+The model is loaded (and checked against ``--scale``) before any file is touched, so a wrong
+scale, corrupt weights or missing shipped weights is one ``error:`` line and exit code 2.
+Then each image is loaded, restored (tiled) and saved as ``atelier edit`` does: folders keep
+their tree, a bad file is reported and skipped, exit code 1 when some files failed and 2
+when none could be done.
+
+Example
+-------
+$ atelier upscale photo.jpg -o photo-x4.png
+$ atelier upscale photos/ -o big/ --scale 2 --model runs/sr-x2
+$ atelier denoise scans/*.png -o clean/ --sigma 25
+"""
+
+from __future__ import annotations
+
+import os
+from functools import partial
+from typing import Callable, List, Optional
+
+import numpy as np
+import typer
+
+from atelier.cli.progress import progress_bar
+from atelier.errors import InvalidArgument
+from atelier.image import DEFAULT_MAX_PIXELS
+from atelier.tasks.batch import SaveOptions, plan_jobs, run_jobs
+
+_FORMATS = ("png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp")
+
+
+class _Edit:
+    """The one-method object ``run_jobs`` applies to each image."""
+
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray]) -> None:
+        self.apply = fn
+
+
+def _check_format(format: Optional[str]) -> None:
+    if format is not None and format.lower().lstrip(".") not in _FORMATS:
+        raise InvalidArgument(f"unknown --format {format!r}; use png, jpg, webp, tif or bmp")
+
+
+def parse_sigma(text: str) -> float | str:
+    """``"auto"`` or a number in [0, 255] (8-bit units)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidArgument(f"--sigma must be a number (8-bit units, e.g. 25) or auto, got {text!r}") from None
+    if not 0 <= value <= 255:
+        raise InvalidArgument(f"--sigma must be in [0, 255] (8-bit units), got {text}")
+    return value
+
+
+def _check_tile(net, tile: int) -> None:
+    from atelier.tasks.restore import min_tile
+
+    if tile < min_tile(net):
+        raise InvalidArgument(
+            f"--tile {tile} is too small for this model (it sees {net.receptive_radius} pixels on "
+            f"each side); use --tile {min_tile(net)} or more"
+        )
+
+
+def _run_batch(
+    label: str,
+    fn: Callable[[np.ndarray], np.ndarray],
+    inputs: List[str],
+    output: str,
+    *,
+    format: Optional[str],
+    quality: int,
+    overwrite: bool,
+    workers: int,
+    max_pixels: int,
+) -> None:
+    jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)
+    options = SaveOptions(format=format, quality=quality, overwrite=overwrite, max_pixels=max_pixels)
+    if workers > 1:  # files in parallel: share the cores among them instead of oversubscribing
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    failures = []
+    with progress_bar(label, total=len(jobs)) as advance:
+
+        def on_result(result):
+            if not result.ok:
+                failures.append(result)
+                typer.echo(f"skipped {result.job.source}: {result.error}", err=True)
+            advance()
+
+        run_jobs(jobs, _Edit(fn), workers=workers, options=options, on_result=on_result)  # type: ignore[arg-type]
+    done = len(jobs) - len(failures)
+    if len(jobs) == 1 and failures:
+        raise SystemExit(2)
+    typer.echo(f"{done} of {len(jobs)} images written to {output}", err=True)
+    if failures:
+        raise SystemExit(2 if done == 0 else 1)
+
+
+_INPUTS = typer.Argument(..., help="Image files, folders or globs.")
+_OUTPUT = typer.Option(..., "--output", "-o", help="Output file (one input) or folder.")
+_TILE = typer.Option(512, "--tile", min=16, help="Largest tile side in input pixels (bounds memory; the result does not depend on it).")
+_FORMAT = typer.Option(None, "--format", help="png, jpg, webp, tif or bmp.")
+_QUALITY = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality.")
+_OVERWRITE = typer.Option(False, "--overwrite", help="Replace existing files.")
+_WORKERS = typer.Option(1, "--workers", "-j", min=1, help="Files restored at once (they share the cores).")
+_DEVICE = typer.Option("cpu", "--device", help="cpu or cuda.")
+_MAX_PIXELS = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Limit on input and output width x height.")
+
+
+def upscale(
+    inputs: List[str] = _INPUTS,
+    output: str = _OUTPUT,
+    scale: int = typer.Option(4, "--scale", help="2, 3 or 4."),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="A run folder, its model.safetensors, a shipped name (sr-x2, sr-x3, sr-x4) or "
+        "bicubic; default: the shipped model for --scale."
+    ),
+    tile: int = _TILE,
+    format: Optional[str] = _FORMAT,
+    quality: int = _QUALITY,
+    overwrite: bool = _OVERWRITE,
+    workers: int = _WORKERS,
+    device: str = _DEVICE,
+    max_pixels: int = _MAX_PIXELS,
+) -> None:
+    """Upscale images 2, 3 or 4 times with a super-resolution network (alpha kept)."""
+    from atelier.tasks.restore import load_sr_model
+    from atelier.tasks.restore import upscale as upscale_image
+
+    _check_format(format)
+    net = load_sr_model(model, scale, device=device)  # every model error before any file
+    _check_tile(net, tile)
+    fn = partial(upscale_image, scale=scale, model=net, tile=tile, device=device, max_pixels=max_pixels)
+    _run_batch("upscaling", fn, inputs, output, format=format, quality=quality, overwrite=overwrite,
+               workers=workers, max_pixels=max_pixels)
+
+
+def denoise(
+    inputs: List[str] = _INPUTS,
+    output: str = _OUTPUT,
+    sigma: str = typer.Option(
+        "auto", "--sigma", help="Noise level in 8-bit units (e.g. 25), or auto to estimate it per image."
+    ),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="A run folder, its model.safetensors, the shipped name denoise, or nlm "
+        "(OpenCV non-local means); default: the shipped denoiser."
+    ),
+    tile: int = _TILE,
+    format: Optional[str] = _FORMAT,
+    quality: int = _QUALITY,
+    overwrite: bool = _OVERWRITE,
+    workers: int = _WORKERS,
+    device: str = _DEVICE,
+    max_pixels: int = _MAX_PIXELS,
+) -> None:
+    """Remove noise with a DnCNN denoiser (alpha kept)."""
+    from atelier.tasks.restore import denoise as denoise_image
+    from atelier.tasks.restore import load_denoiser
+
+    _check_format(format)
+    level = parse_sigma(sigma)
+    net = load_denoiser(model, device=device)  # every model error before any file
+    if net != "nlm" and not net.config.noise_map and level != "auto":
+        raise InvalidArgument(
+            f"--model {model or 'denoise'} is a blind denoiser: it takes no --sigma; use --sigma auto"
+        )
+    _check_tile(net, tile)
+    fn = partial(denoise_image, sigma=level, model=net, tile=tile, device=device, max_pixels=max_pixels)
+    _run_batch("denoising", fn, inputs, output, format=format, quality=quality, overwrite=overwrite,
+               workers=workers, max_pixels=max_pixels)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("upscale")(upscale)
+    app.command("denoise")(denoise)
+
+
+def evaluate_restoration(
+    task: str,
+    *,
+    data: str,
+    model: Optional[str],
+    scale: int,
+    sigma: float,
+    seed: int,
+    tile: int,
+    device: str,
+    as_json: bool,
+) -> None:
+    """``atelier evaluate sr|denoise``: the benchmark protocol's table (or JSON) with its baseline."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from atelier.tasks.restoration_eval import evaluate_denoise, evaluate_sr, list_images
+
+    if device == "auto":
+        import torch
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    total = len(list_images(data))
+    with progress_bar(f"evaluating {task}", total=total) as advance:
+        step = lambda name: advance()  # noqa: E731
+        if task == "sr":
+            scores = evaluate_sr(model, data, scale, tile=tile, device=device, on_image=step)
+            title = f"x{scale} super-resolution on {data} (Y channel, {scale} px border cropped)"
+        else:
+            scores = evaluate_denoise(model, data, sigma, seed, tile=tile, device=device, on_image=step)
+            title = f"denoising at sigma {sigma:g} on {data} (RGB, noise seed {seed}, NLM h {scores.setting['nlm_h']:g})"
+    if as_json:
+        typer.echo(json.dumps(scores.as_dict(), indent=2))
+        return
+    table = Table(title=title)
+    table.add_column("image")
+    for m in scores.methods:
+        table.add_column(f"{m} PSNR", justify="right")
+        table.add_column(f"{m} SSIM", justify="right")
+    for row in scores.rows + [{"image": "mean", **scores.mean}]:
+        cells = [row["image"]]
+        for m in scores.methods:
+            cells += [f"{row[m]['psnr']:.2f}", f"{row[m]['ssim']:.4f}"]
+        table.add_row(*cells, end_section=row is scores.rows[-1])
+    Console().print(table)

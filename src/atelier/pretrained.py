@@ -1,0 +1,158 @@
+"""Weights atelier ships inside the package, and loading a restoration model from a name or path.
+
+``PRETRAINED`` names the shipped models; each lives in ``atelier/weights/<name>/`` as
+``model.safetensors`` + ``model.json`` (what :func:`atelier.models.save_model` writes) and a
+``recipe.json`` saying how it was trained (the command, the training time, a summary of the
+validation curve). They are produced by atelier's own training recipes on ``photos80``
+(``atelier train sr ...`` / ``atelier train denoise ...``); an install without them gets a
+clear error saying how to train one.
+
+Example
+-------
+>>> sorted(PRETRAINED)
+['denoise', 'sr-x2', 'sr-x3', 'sr-x4']
+>>> PRETRAINED["sr-x4"].train_command
+'atelier train sr --data DIR --scale 4 --out RUN'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from atelier.errors import AtelierError, InvalidArgument, lookup
+
+__all__ = [
+    "PRETRAINED",
+    "Pretrained",
+    "WEIGHTS_ROOT",
+    "RECIPE_FILE",
+    "pretrained_dir",
+    "is_installed",
+    "load_pretrained",
+    "pretrained_recipe",
+    "load_restoration_model",
+]
+
+#: Where the shipped weights live (``atelier/weights``); tests point it elsewhere.
+WEIGHTS_ROOT = Path(__file__).resolve().parent / "weights"
+RECIPE_FILE = "recipe.json"
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """A shipped model: its task, its scale (1 for a denoiser) and the command that trains it."""
+
+    name: str
+    task: Literal["sr", "denoise"]
+    scale: int
+    train_command: str
+    summary: str
+
+
+PRETRAINED: dict[str, Pretrained] = {
+    f"sr-x{s}": Pretrained(
+        f"sr-x{s}", "sr", s, f"atelier train sr --data DIR --scale {s} --out RUN",
+        f"x{s} super-resolution (EDSR-style, trained on photos80)",
+    )
+    for s in (2, 3, 4)
+}
+PRETRAINED["denoise"] = Pretrained(
+    "denoise", "denoise", 1, "atelier train denoise --data DIR --sigma 0:50 --out RUN",
+    "colour denoiser for Gaussian noise of sigma 0..50 (DnCNN with a noise-level map)",
+)
+
+
+def _root(root: str | os.PathLike | None) -> Path:
+    return Path(root) if root is not None else WEIGHTS_ROOT
+
+
+def pretrained_dir(name: str, *, root: str | os.PathLike | None = None) -> Path:
+    """The folder of shipped model ``name`` (it may be missing from this install)."""
+    lookup(PRETRAINED, name, "shipped model")
+    return _root(root) / name
+
+
+def is_installed(name: str, *, root: str | os.PathLike | None = None) -> bool:
+    """True when this install holds the weights of shipped model ``name``."""
+    from atelier.models.registry import CONFIG_FILE, WEIGHTS_FILE
+
+    folder = pretrained_dir(name, root=root)
+    return (folder / WEIGHTS_FILE).is_file() and (folder / CONFIG_FILE).is_file()
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _load_folder(folder: Path, what: str, device: str):
+    """``load_model`` with every failure as one ``InvalidArgument`` line naming ``what``."""
+    from atelier.models import load_model
+
+    try:
+        return load_model(folder, device=device)
+    except AtelierError as exc:
+        raise InvalidArgument(_one_line(f"cannot load {what}: {exc}")) from None
+
+
+def load_pretrained(name: str, *, root: str | os.PathLike | None = None, device: str = "cpu"):
+    """Load shipped model ``name`` (eval mode, on ``device``).
+
+    Raises ``UnknownName`` for a name not in ``PRETRAINED``, and ``InvalidArgument`` when
+    this install does not hold the weights (saying how to train them) or a file is corrupt.
+    """
+    spec = lookup(PRETRAINED, name, "shipped model")
+    folder = pretrained_dir(name, root=root)
+    if not is_installed(name, root=root):
+        raise InvalidArgument(
+            f"the shipped weights {name!r} are not in this install (no {folder}); train them "
+            f"with `{spec.train_command}`, then pass `--model RUN` (model=RUN in Python)"
+        )
+    return _load_folder(folder, f"the shipped weights {name!r}", device)
+
+
+def pretrained_recipe(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any] | None:
+    """The ``recipe.json`` of shipped model ``name`` (command, time, validation), or None."""
+    path = pretrained_dir(name, root=root) / RECIPE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidArgument(_one_line(f"{path} is not valid JSON ({exc})")) from None
+
+
+def load_restoration_model(source: Any, *, device: str = "cpu", root: str | os.PathLike | None = None):
+    """A model from a shipped name, a run folder, a ``model.safetensors`` path, or a module.
+
+    A module is returned as it is; anything else is loaded in eval mode on ``device``. Every
+    failure (no such path, a folder without the two model files, a corrupt file) is one
+    ``InvalidArgument`` line.
+    """
+    import torch
+
+    if isinstance(source, torch.nn.Module):
+        return source
+    if isinstance(source, str) and source in PRETRAINED:
+        return load_pretrained(source, root=root, device=device)
+    if not isinstance(source, (str, os.PathLike)):
+        raise InvalidArgument(
+            f"model must be a shipped name ({', '.join(sorted(PRETRAINED))}), a run folder, a "
+            f"model.safetensors path or a loaded model, got {type(source).__name__}"
+        )
+    from atelier.models.registry import WEIGHTS_FILE
+
+    path = Path(source).expanduser()
+    if path.is_file() and path.name.endswith(".safetensors"):
+        path = path.parent
+    elif not path.exists():
+        raise InvalidArgument(
+            f"--model {source}: no such run folder or file, and not a shipped model "
+            f"({', '.join(sorted(PRETRAINED))})"
+        )
+    elif not path.is_dir():
+        raise InvalidArgument(f"--model {source}: give a run folder or its {WEIGHTS_FILE}")
+    return _load_folder(path, f"--model {source}", device)

@@ -1,0 +1,98 @@
+"""Tests for atelier.pretrained: shipped-weights loading, its errors, and model sources."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import atelier.pretrained as pretrained
+from atelier.errors import InvalidArgument, UnknownName
+from atelier.models import build_model, save_model
+from atelier.pretrained import (
+    PRETRAINED,
+    is_installed,
+    load_pretrained,
+    load_restoration_model,
+    pretrained_recipe,
+)
+
+
+@pytest.fixture
+def weights_root(tmp_path, monkeypatch):
+    """A fake install: tiny sr-x2 weights (with a recipe) under a temporary weights root."""
+    torch.manual_seed(0)
+    model = build_model("edsr", {"scale": 2, "width": 4, "blocks": 1})
+    torch.nn.init.normal_(model.tail.weight, std=0.1)
+    save_model(model, tmp_path / "sr-x2")
+    (tmp_path / "sr-x2" / "recipe.json").write_text(json.dumps({"command": "atelier train sr ...", "minutes": 3}))
+    monkeypatch.setattr(pretrained, "WEIGHTS_ROOT", tmp_path)
+    return tmp_path, model
+
+
+def test_names_and_commands():
+    assert sorted(PRETRAINED) == ["denoise", "sr-x2", "sr-x3", "sr-x4"]
+    assert PRETRAINED["sr-x3"].scale == 3 and PRETRAINED["denoise"].task == "denoise"
+    assert "--sigma 0:50" in PRETRAINED["denoise"].train_command
+
+
+def test_round_trip_of_shipped_weights(weights_root):
+    root, model = weights_root
+    assert is_installed("sr-x2") and not is_installed("sr-x4")
+    loaded = load_pretrained("sr-x2")
+    assert not loaded.training and loaded.config == model.config
+    x = torch.rand(1, 3, 6, 5)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model.eval()(x))
+    assert pretrained_recipe("sr-x2")["minutes"] == 3
+    assert pretrained_recipe("sr-x3") is None
+    assert torch.equal(load_pretrained("sr-x2", root=root).tail.weight, model.tail.weight)
+
+
+def test_missing_weights_say_how_to_train(weights_root):
+    with pytest.raises(InvalidArgument) as err:
+        load_pretrained("sr-x4")
+    msg = str(err.value)
+    assert "not in this install" in msg and "atelier train sr --data DIR --scale 4 --out RUN" in msg
+    assert "--model RUN" in msg and "\n" not in msg
+    with pytest.raises(InvalidArgument, match="atelier train denoise"):
+        load_pretrained("denoise")
+
+
+def test_unknown_name():
+    with pytest.raises(UnknownName, match="did you mean sr-x4"):
+        load_pretrained("sr-x5")
+
+
+@pytest.mark.parametrize("damage", ["weights", "config"])
+def test_corrupt_file_is_one_line(weights_root, damage):
+    root, _ = weights_root
+    name = "model.safetensors" if damage == "weights" else "model.json"
+    (root / "sr-x2" / name).write_bytes(b"\x00garbage\nmore garbage")
+    with pytest.raises(InvalidArgument) as err:
+        load_pretrained("sr-x2")
+    assert "sr-x2" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_truncated_weights(weights_root):
+    root, _ = weights_root
+    path = root / "sr-x2" / "model.safetensors"
+    path.write_bytes(path.read_bytes()[:-40])
+    with pytest.raises(InvalidArgument, match="cannot load the shipped weights 'sr-x2'"):
+        load_pretrained("sr-x2")
+
+
+def test_sources(weights_root, tmp_path):
+    root, model = weights_root
+    folder = root / "sr-x2"
+    assert load_restoration_model(model) is model
+    for source in ("sr-x2", folder, str(folder), folder / "model.safetensors"):
+        assert load_restoration_model(source).config == model.config
+    with pytest.raises(InvalidArgument, match="no such run folder"):
+        load_restoration_model(tmp_path / "nowhere")
+    with pytest.raises(InvalidArgument, match="a shipped name"):
+        load_restoration_model(3)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidArgument, match="no model.json"):
+        load_restoration_model(tmp_path / "empty")
