@@ -246,3 +246,19 @@ def test_tensor_round_trip(astronaut):
     assert float(t.max()) <= 1.0
     np.testing.assert_array_equal(from_tensor(t), astronaut)
     assert from_tensor(to_tensor(astronaut[..., 0])).shape == astronaut.shape[:2]
+
+
+def test_write_atomic_gives_the_usual_file_mode(tmp_path):
+    """Outputs (and shipped weights) are readable like any file the user's umask allows,
+    not left at the 0600 of the temporary file they are written through."""
+    import os
+
+    from atelier.image import write_atomic
+
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a.bin", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "a.bin").read_bytes() == b"x"

@@ -96,3 +96,42 @@ def test_sources(weights_root, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidArgument, match="no model.json"):
         load_restoration_model(tmp_path / "empty")
+
+
+def _fake_run(folder, scale=2):
+    from atelier.tasks.training import resolve_run
+
+    torch.manual_seed(0)
+    save_model(build_model("edsr", {"scale": scale, "width": 4, "blocks": 1}), folder)
+    spec = resolve_run("sr", data="photos", overrides=[f"scale={scale}", "width=4", "blocks=1", "steps=4"])
+    (folder / "config.json").write_text(json.dumps(spec))
+    log = [
+        {"step": 2, "l1": 0.1, "psnr": 20.0, "images_per_s": 16.0},  # 2 steps of 16 images: 2 s
+        {"step": 2, "val_psnr": 30.0, "val_bicubic": 29.0, "best_step": 2, "best_val_psnr": 30.0},
+        {"step": 4, "l1": 0.1, "psnr": 20.0, "images_per_s": 8.0},  # 4 s
+        {"step": 4, "val_psnr": 29.5, "val_bicubic": 29.0, "best_step": 2, "best_val_psnr": 30.0},
+    ]
+    (folder / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+
+
+def test_ship_run_copies_the_model_and_its_recipe(tmp_path):
+    _fake_run(tmp_path / "run")
+    folder = pretrained.ship_run(tmp_path / "run", "sr-x2", "atelier train sr ...", root=tmp_path / "w")
+    assert is_installed("sr-x2", root=tmp_path / "w")
+    recipe = pretrained_recipe("sr-x2", root=tmp_path / "w")
+    assert recipe["command"] == "atelier train sr ..." and recipe["minutes"] == pytest.approx(0.1)
+    assert recipe["best"] == {"step": 2, "val_psnr": 30.0, "val_bicubic": 29.0}
+    assert [c["step"] for c in recipe["validation"]] == [2, 4]
+    assert (folder / "model.safetensors").read_bytes() == (tmp_path / "run" / "model.safetensors").read_bytes()
+    with pytest.raises(InvalidArgument, match="x2 model; sr-x4 is x4"):
+        pretrained.ship_run(tmp_path / "run", "sr-x4", "cmd", root=tmp_path / "w")
+
+
+@pytest.mark.parametrize("name", sorted(PRETRAINED))
+def test_the_package_ships_every_model(name):
+    """The shipped weights load, have the scale their name says, and carry their recipe."""
+    assert is_installed(name), f"{name} is missing from src/atelier/weights"
+    model = load_pretrained(name)
+    assert int(getattr(model, "scale", 1)) == PRETRAINED[name].scale
+    recipe = pretrained_recipe(name)
+    assert recipe["command"].startswith("atelier train") and recipe["best"]["val_psnr"] > 0

@@ -34,6 +34,8 @@ __all__ = [
     "is_installed",
     "load_pretrained",
     "pretrained_recipe",
+    "run_recipe",
+    "ship_run",
     "load_restoration_model",
 ]
 
@@ -156,3 +158,64 @@ def load_restoration_model(source: Any, *, device: str = "cpu", root: str | os.P
     elif not path.is_dir():
         raise InvalidArgument(f"--model {source}: give a run folder or its {WEIGHTS_FILE}")
     return _load_folder(path, f"--model {source}", device)
+
+
+def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
+    """How run folder ``run`` was trained, from its ``config.json`` and ``log.jsonl``.
+
+    ``minutes`` is the wall time of the training steps as the log measured it (each record's
+    ``images_per_s`` over its window, validation and checkpoints included); ``validation``
+    lists every ``(step, val_psnr)`` with the reference the objective logs beside it
+    (``val_bicubic`` for super-resolution, ``val_noisy`` for denoising).
+    """
+    folder = Path(run)
+    spec = json.loads((folder / "config.json").read_text("utf-8"))
+    records = [json.loads(line) for line in (folder / "log.jsonl").read_text("utf-8").splitlines() if line]
+    batch = spec["train"]["batch_size"]
+    seconds, last = 0.0, 0
+    curve: list[dict[str, float]] = []
+    for record in records:
+        if "images_per_s" in record:
+            if record["step"] > last:  # a resumed run repeats no step it had logged
+                seconds += (record["step"] - last) * batch / max(record["images_per_s"], 1e-9)
+                last = record["step"]
+        elif "val_psnr" in record:
+            curve = [c for c in curve if c["step"] < record["step"]]
+            reference = {k: v for k, v in record.items() if k in ("val_bicubic", "val_noisy")}
+            curve.append({"step": record["step"], "val_psnr": record["val_psnr"], **reference})
+    best = max(curve, key=lambda c: c["val_psnr"]) if curve else None
+    return {
+        "command": command,
+        "model": spec["model"],
+        "model_config": spec["model_config"],
+        "hyper": spec["hyper"],
+        "steps": spec["train"]["steps"],
+        "batch_size": batch,
+        "minutes": round(seconds / 60, 1),
+        "best": best,
+        "validation": curve,
+    }
+
+
+def ship_run(run: str | os.PathLike, name: str, command: str, *, root: str | os.PathLike | None = None) -> Path:
+    """Copy run folder ``run``'s exported model into shipped model ``name``, with its recipe.
+
+    Maintainers' step after training: ``python -c "from atelier.pretrained import ship_run;
+    ship_run('runs/sr-x4', 'sr-x4', 'atelier train sr ...')"``. The files are written
+    atomically; the model is loaded first, so a corrupt export is never shipped.
+    """
+    from atelier.image import write_atomic
+    from atelier.models.registry import CONFIG_FILE, WEIGHTS_FILE
+
+    spec = lookup(PRETRAINED, name, "shipped model")
+    model = _load_folder(Path(run), f"run {run}", "cpu")
+    scale = int(getattr(model, "scale", 1) or 1)
+    if scale != spec.scale:
+        raise InvalidArgument(f"{run} holds a x{scale} model; {name} is x{spec.scale}")
+    recipe = run_recipe(run, command)
+    folder = pretrained_dir(name, root=root)
+    folder.mkdir(parents=True, exist_ok=True)
+    for file in (CONFIG_FILE, WEIGHTS_FILE):
+        write_atomic(folder / file, (Path(run) / file).read_bytes())
+    write_atomic(folder / RECIPE_FILE, (json.dumps(recipe, indent=1) + "\n").encode())
+    return folder

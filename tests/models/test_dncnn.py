@@ -18,8 +18,8 @@ def _model(channels=3, downscale=1, noise_map=True, depth=4, seed=0, randomize=T
     cfg = {"channels": channels, "width": 8, "depth": depth, "downscale": downscale, "noise_map": noise_map}
     model = build_model("dncnn", cfg).eval()
     if randomize:
-        torch.nn.init.normal_(model.body[-1].weight, std=0.2)
-        torch.nn.init.normal_(model.body[-1].bias, std=0.1)
+        torch.nn.init.normal_(model.tail.weight, std=0.2)
+        torch.nn.init.normal_(model.tail.bias, std=0.1)
     return model
 
 
@@ -56,9 +56,9 @@ def test_residual_learning():
 def test_noise_map_channel():
     """The level enters as sigma / 255 in one extra input channel: the first conv has C + 1
     inputs (4C + 1 at half resolution) and sigma changes the output; per-image sigmas work."""
-    assert _model(3, 1).body[0].in_channels == 4
-    assert _model(3, 2).body[0].in_channels == 13
-    assert _model(3, 2, noise_map=False).body[0].in_channels == 12
+    assert _model(3, 1).head[0].in_channels == 4
+    assert _model(3, 2).head[0].in_channels == 13
+    assert _model(3, 2, noise_map=False).head[0].in_channels == 12
     model = _model()
     x = torch.rand(2, 3, 6, 6)
     with torch.no_grad():

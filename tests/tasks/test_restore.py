@@ -32,7 +32,7 @@ def _dncnn(noise_map=True, downscale=1, channels=3):
     torch.manual_seed(0)
     cfg = {"width": 4, "depth": 3, "noise_map": noise_map, "downscale": downscale, "channels": channels}
     net = build_model("dncnn", cfg).eval()
-    torch.nn.init.normal_(net.body[-1].weight, std=0.2)  # the zero-initialised last conv is the identity
+    torch.nn.init.normal_(net.tail.weight, std=0.2)  # the zero-initialised last conv is the identity
     return net
 
 

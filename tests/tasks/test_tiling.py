@@ -21,7 +21,7 @@ def _edsr(scale):
 def _dncnn(downscale):
     torch.manual_seed(0)
     net = build_model("dncnn", {"width": 6, "depth": 4, "downscale": downscale}).eval()
-    nn.init.normal_(net.body[-1].weight, std=0.2)  # the zero-initialised last conv is the identity
+    nn.init.normal_(net.tail.weight, std=0.2)  # the zero-initialised last conv is the identity
     return net
 
 

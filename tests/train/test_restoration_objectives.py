@@ -28,7 +28,7 @@ TINY = {
     "edsr": {"scale": 2, "width": 4, "blocks": 1},
     "dncnn": {"width": 4, "depth": 3},
 }
-SMALL_RUN = ["patch=8", "batch_size=4", "checkpoint_every=2", "log_every=2", "val_crop=32", "holdout=1"]
+SMALL_RUN = ["patch=8", "batch_size=4", "checkpoint_every=2", "validate_every=2", "log_every=2", "val_crop=32", "holdout=1"]
 
 
 @pytest.fixture
@@ -239,6 +239,29 @@ def test_cli_train_sr_denoise_and_resume(photos, tmp_path, capsys):
     dn = sum((["--set", f"{k}={v}"] for k, v in TINY["dncnn"].items()), [])
     assert _cli("denoise", "--data", photos, "--sigma", "0:30", "--out", tmp_path / "dn", *dn, "--set", "steps=2") == 0
     assert load_run_spec(tmp_path / "dn")["hyper"]["sigma"] == [0.0, 30.0]
+
+
+def test_cli_init_from_another_scale(photos, tmp_path):
+    """EDSR's x3/x4 from x2 (Lim et al. 2017): --init-from a run of another scale keeps the
+    source's architecture, takes --scale from the command, and carries the shared layers."""
+    sets = sum((["--set", f"{k}={v}"] for k, v in TINY["edsr"].items() if k != "scale"), [])
+    assert _cli("sr", "--data", photos, "--scale", "2", "--out", tmp_path / "x2", *sets, "--set", "steps=2") == 0
+    source = load_model(tmp_path / "x2")
+    assert _cli("sr", "--data", photos, "--scale", "3", "--init-from", tmp_path / "x2",
+                "--out", tmp_path / "x3", "--set", "steps=1", "--freeze", "head.", "--freeze", "body.") == 0
+    x3 = load_model(tmp_path / "x3")
+    assert (x3.config.scale, x3.config.width, x3.config.blocks) == (3, 4, 1)
+    for name, value in source.state_dict().items():
+        if name.startswith(("head.", "body.")):
+            assert torch.equal(x3.state_dict()[name], value), name  # frozen: still the x2 weights
+    assert x3.state_dict()["upsample.0.weight"].shape != source.state_dict()["upsample.0.weight"].shape
+
+
+def test_copy_matching_weights_needs_a_match():
+    from atelier.tasks.training import copy_matching_weights
+
+    with pytest.raises(InvalidArgument, match="no layer matches"):
+        copy_matching_weights(build_model("dncnn", TINY["dncnn"]), build_model("edsr", TINY["edsr"]), source_name="r")
 
 
 def test_cli_errors_are_one_line(photos, tmp_path, capsys):

@@ -28,6 +28,7 @@ from rich.table import Table
 
 from atelier.cli.progress import progress_bar
 from atelier.errors import InvalidArgument
+from atelier.tasks.tiling import DEFAULT_TILE
 
 _ROWS = (  # (label, keys) in table order
     ("FID", ("fid",)),
@@ -56,7 +57,7 @@ def evaluate(
     model: Optional[str] = typer.Option(None, "--model", help="sr / denoise: a shipped name, run folder, bicubic or nlm (default: shipped)."),
     scale: int = typer.Option(4, "--scale", help="sr: 2, 3 or 4."),
     sigma: float = typer.Option(25.0, "--sigma", help="denoise: noise level in 8-bit units."),
-    tile: int = typer.Option(512, "--tile", min=16, help="sr / denoise: tile side in pixels."),
+    tile: int = typer.Option(DEFAULT_TILE, "--tile", min=16, help="sr / denoise: tile side in pixels."),
 ) -> None:
     """Measure a generator against real data (or real data against real data), or restoration
     (`atelier evaluate sr ...`, `atelier evaluate denoise ...`) under the benchmark protocol."""

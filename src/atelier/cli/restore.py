@@ -24,6 +24,7 @@ import typer
 
 from atelier.cli.progress import progress_bar
 from atelier.errors import InvalidArgument
+from atelier.tasks.tiling import DEFAULT_TILE
 from atelier.image import DEFAULT_MAX_PIXELS
 from atelier.tasks.batch import SaveOptions, plan_jobs, run_jobs
 
@@ -103,7 +104,7 @@ def _run_batch(
 
 _INPUTS = typer.Argument(..., help="Image files, folders or globs.")
 _OUTPUT = typer.Option(..., "--output", "-o", help="Output file (one input) or folder.")
-_TILE = typer.Option(512, "--tile", min=16, help="Largest tile side in input pixels (bounds memory; the result does not depend on it).")
+_TILE = typer.Option(DEFAULT_TILE, "--tile", min=16, help="Largest tile side in input pixels (bounds memory; the result does not depend on it).")
 _FORMAT = typer.Option(None, "--format", help="png, jpg, webp, tif or bmp.")
 _QUALITY = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality.")
 _OVERWRITE = typer.Option(False, "--overwrite", help="Replace existing files.")

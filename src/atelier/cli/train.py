@@ -74,7 +74,14 @@ def train(
             from atelier.models import load_model
 
             source = load_model(init_from)
-            spec["model_config"] = {**spec["model_config"], **asdict(source.config)}
+            # the source's architecture, except what this command sets (--scale, --set model.x)
+            chosen = {key[len("model.") :] for key in [*flags, *(s.split("=", 1)[0] for s in sets)]}
+            chosen = {k for k in chosen if k in spec["model_config"]}
+            spec["model_config"] = {
+                **spec["model_config"],
+                **asdict(source.config),
+                **{k: spec["model_config"][k] for k in chosen},
+            }
         spec["fine_tune"] = {
             "init_from": init_from,
             "freeze_d": freeze_d,

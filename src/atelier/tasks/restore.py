@@ -42,6 +42,7 @@ import torch
 from atelier.arrays import check_image, from_float, merge_alpha, split_alpha, to_float, to_uint8
 from atelier.errors import ImageTooLarge, InvalidArgument
 from atelier.image import DEFAULT_MAX_PIXELS
+from atelier.tasks.tiling import DEFAULT_TILE
 from atelier.models.sr import SCALES
 
 __all__ = [
@@ -207,7 +208,7 @@ def upscale(
     image: np.ndarray,
     scale: int = 4,
     model: Any = None,
-    tile: int | None = 512,
+    tile: int | None = DEFAULT_TILE,
     device: str = "cpu",
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -364,7 +365,7 @@ def denoise(
     image: np.ndarray,
     sigma: float | str = "auto",
     model: Any = None,
-    tile: int | None = 512,
+    tile: int | None = DEFAULT_TILE,
     device: str = "cpu",
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,

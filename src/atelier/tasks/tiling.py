@@ -21,13 +21,18 @@ Example
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
-
-import torch
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from atelier.errors import InvalidArgument
 
-__all__ = ["tiled", "tile_grid"]
+if TYPE_CHECKING:  # torch loads with the first tiled call, not with the CLI
+    import torch
+
+__all__ = ["DEFAULT_TILE", "tiled", "tile_grid"]
+
+#: Default tile side in input pixels: x4 of a 2000 x 2000 photo peaks at about 1.0 GiB of RSS
+#: with 256 and 2.1 GiB with 512 (``benchmarks/restoration.py``, memory part), and runs faster.
+DEFAULT_TILE = 256
 
 
 def _round_up(n: int, m: int) -> int:
@@ -101,6 +106,8 @@ def tiled(
         ``x`` is not one image, ``tile`` cannot hold the overlap, or ``fn`` returns the wrong
         size.
     """
+    import torch
+
     if x.ndim != 4 or x.shape[0] != 1:
         raise InvalidArgument(f"tiled takes one image (1, C, H, W), got shape {tuple(x.shape)}")
     if tile < 1 or overlap < 0 or scale < 1 or multiple < 1:

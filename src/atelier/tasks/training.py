@@ -50,7 +50,7 @@ MODEL_ALIASES = {"sr": "edsr", "denoise": "dncnn"}
 #: Data options a run accepts under ``data.``.
 DATA_FIELDS = ("split", "labels", "seed", "crop")  # channels follow model.channels
 # Hyper fields that are recipe defaults of the Trainer's settings (the train section), not of the objective
-TRAINER_SUGGESTIONS = ("batch_size", "ema_decay")
+TRAINER_SUGGESTIONS = ("batch_size", "ema_decay", "steps", "validate_every")
 
 
 def _parse_value(text: str) -> Any:
@@ -109,7 +109,7 @@ def resolve_run(
     spec["data"] = data or spec["data"]
     sections = {
         "model": ("model_config", _field_names(model_spec.config_class)),
-        # a recipe's batch size and EMA decay are defaults of the train section, set there
+        # a recipe's batch size, EMA decay, length and validation period are train-section defaults
         "hyper": ("hyper", [f for f in _field_names(objective_cls.Hyper) if f not in TRAINER_SUGGESTIONS]),
         "train": ("train", _field_names(TrainConfig)),
         "data": ("data_options", list(getattr(objective_cls, "data_fields", DATA_FIELDS))),
@@ -147,8 +147,10 @@ def resolve_run(
     spec["model_config"] = dataclasses.asdict(config)
     # the recipe may depend on the model (a GAN's follows its loss)
     hyper = hyper_from_dict(objective_cls.Hyper, spec["hyper"], base=objective_cls.default_hyper(config))
-    spec["train"].setdefault("batch_size", getattr(hyper, "batch_size", 64))
-    spec["train"].setdefault("ema_decay", getattr(hyper, "ema_decay", None))
+    for field in TRAINER_SUGGESTIONS:
+        if hasattr(hyper, field):
+            spec["train"].setdefault(field, getattr(hyper, field))
+    spec["train"].setdefault("batch_size", 64)
     spec["train"] = dataclasses.asdict(TrainConfig(**spec["train"]))
     spec["hyper"] = {
         k: v for k, v in dataclasses.asdict(hyper).items() if k not in TRAINER_SUGGESTIONS
@@ -204,6 +206,22 @@ def load_run_spec(run: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def copy_matching_weights(source, target, *, source_name: str = "the source") -> list[str]:
+    """Copy every tensor of ``source``'s state into ``target`` where name and shape agree.
+
+    Used by ``--init-from`` across configurations of one family, as EDSR initialises its x3
+    and x4 models from the x2 one (Lim et al. 2017): head and residual body carry over, the
+    scale-specific upsampler starts fresh. Returns the copied names; none raises.
+    """
+    theirs = source.state_dict()
+    mine = target.state_dict()
+    copied = [k for k, v in mine.items() if k in theirs and theirs[k].shape == v.shape]
+    if not copied:
+        raise InvalidArgument(f"--init-from {source_name}: no layer matches the new model's")
+    target.load_state_dict({**mine, **{k: theirs[k] for k in copied}})
+    return copied
+
+
 def train_run(
     spec: dict[str, Any],
     run_dir: str | Path,
@@ -229,6 +247,12 @@ def train_run(
             raise InvalidArgument(
                 f"--init-from {tune['init_from']} holds a {model.model_name}, not a {spec['model']}"
             )
+        if dataclasses.asdict(model.config) != spec["model_config"]:
+            # another configuration of the family (EDSR x2 from x4): the shared layers carry over
+            torch.manual_seed(spec["train"]["seed"])
+            target = build_model(spec["model"], spec["model_config"])
+            copy_matching_weights(model, target, source_name=tune["init_from"])
+            model = target.train()
     else:
         torch.manual_seed(spec["train"]["seed"])  # the initial weights follow the run's seed
         model = build_model(spec["model"], spec["model_config"])
