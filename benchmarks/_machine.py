@@ -115,3 +115,13 @@ def opencv_control(repeats: int = 1) -> float:
             )
     finally:
         cv2.setNumThreads(threads)
+
+
+def torch_machine_info() -> dict:
+    """:func:`machine_info` plus the torch version and its intra-op thread count."""
+    import torch
+
+    info = machine_info()
+    info["versions"]["torch"] = torch.__version__
+    info["torch_threads"] = torch.get_num_threads()
+    return info

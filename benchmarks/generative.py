@@ -59,16 +59,10 @@ QUICK_STEPS = {m: 3 for m in MODELS}
 
 
 def _machine() -> dict[str, Any]:
-    """Machine and versions (``_machine.machine_info`` plus torch)."""
-    import torch
-
     sys.path.insert(0, str(HERE))
-    from _machine import machine_info
+    from _machine import torch_machine_info
 
-    info = machine_info()
-    info["versions"]["torch"] = torch.__version__
-    info["torch_threads"] = torch.get_num_threads()
-    return info
+    return torch_machine_info()
 
 
 def _parse_steps(text: str | None, base: dict[str, int]) -> dict[str, int]:

@@ -54,15 +54,10 @@ QUICK_CROP = 96  # quick mode: central crops of CSet5 (a multiple of 2, 3 and 4)
 
 
 def _machine() -> dict[str, Any]:
-    import torch
-
     sys.path.insert(0, str(HERE))
-    from _machine import machine_info
+    from _machine import torch_machine_info
 
-    info = machine_info()
-    info["versions"]["torch"] = torch.__version__
-    info["torch_threads"] = torch.get_num_threads()
-    return info
+    return torch_machine_info()
 
 
 def main(argv: list[str] | None = None) -> int:

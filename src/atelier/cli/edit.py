@@ -6,11 +6,10 @@ from typing import List, Optional
 
 import typer
 
-from atelier.cli.progress import progress_bar
-from atelier.errors import InvalidArgument
+from atelier.cli.files import check_format, run_files
 from atelier.image import DEFAULT_MAX_PIXELS
 from atelier.ops.pipeline import Pipeline
-from atelier.tasks.batch import SaveOptions, plan_jobs, run_jobs
+from atelier.tasks.batch import SaveOptions, plan_jobs
 
 
 def edit(
@@ -32,29 +31,11 @@ def edit(
     Over a folder the relative tree is kept. A bad file is reported and skipped; the exit code
     is 1 when some files failed and 2 when none could be done.
     """
-    if format is not None and format.lower().lstrip(".") not in (
-        "png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp"
-    ):
-        raise InvalidArgument(f"unknown --format {format!r}; use png, jpg, webp, tif or bmp")
+    check_format(format)
     parsed = Pipeline.parse(pipeline)  # checked in full before any file is touched
     jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)
     options = SaveOptions(format=format, quality=quality, overwrite=overwrite, max_pixels=max_pixels)
-    failures = []
-    with progress_bar("editing", total=len(jobs)) as advance:
-
-        def on_result(result):
-            if not result.ok:
-                failures.append(result)
-                typer.echo(f"skipped {result.job.source}: {result.error}", err=True)
-            advance()
-
-        run_jobs(jobs, parsed, workers=workers, options=options, on_result=on_result)
-    done = len(jobs) - len(failures)
-    if len(jobs) == 1 and failures:
-        raise SystemExit(2)
-    typer.echo(f"{done} of {len(jobs)} images written to {output}", err=True)
-    if failures:
-        raise SystemExit(2 if done == 0 else 1)
+    run_files("editing", jobs, parsed, workers=workers, options=options, output=output)
 
 
 def register(app: typer.Typer) -> None:

@@ -22,13 +22,12 @@ from typing import Callable, List, Optional
 import numpy as np
 import typer
 
+from atelier.cli.files import check_format, run_files
 from atelier.cli.progress import progress_bar
 from atelier.errors import InvalidArgument
-from atelier.tasks.tiling import DEFAULT_TILE
 from atelier.image import DEFAULT_MAX_PIXELS
-from atelier.tasks.batch import SaveOptions, plan_jobs, run_jobs
-
-_FORMATS = ("png", "jpg", "jpeg", "webp", "tif", "tiff", "bmp")
+from atelier.tasks.tiling import DEFAULT_TILE
+from atelier.tasks.batch import SaveOptions, plan_jobs
 
 
 class _Edit:
@@ -36,11 +35,6 @@ class _Edit:
 
     def __init__(self, fn: Callable[[np.ndarray], np.ndarray]) -> None:
         self.apply = fn
-
-
-def _check_format(format: Optional[str]) -> None:
-    if format is not None and format.lower().lstrip(".") not in _FORMATS:
-        raise InvalidArgument(f"unknown --format {format!r}; use png, jpg, webp, tif or bmp")
 
 
 def parse_sigma(text: str) -> float | str:
@@ -84,22 +78,7 @@ def _run_batch(
         import torch
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-    failures = []
-    with progress_bar(label, total=len(jobs)) as advance:
-
-        def on_result(result):
-            if not result.ok:
-                failures.append(result)
-                typer.echo(f"skipped {result.job.source}: {result.error}", err=True)
-            advance()
-
-        run_jobs(jobs, _Edit(fn), workers=workers, options=options, on_result=on_result)  # type: ignore[arg-type]
-    done = len(jobs) - len(failures)
-    if len(jobs) == 1 and failures:
-        raise SystemExit(2)
-    typer.echo(f"{done} of {len(jobs)} images written to {output}", err=True)
-    if failures:
-        raise SystemExit(2 if done == 0 else 1)
+    run_files(label, jobs, _Edit(fn), workers=workers, options=options, output=output)
 
 
 _INPUTS = typer.Argument(..., help="Image files, folders or globs.")
@@ -133,7 +112,7 @@ def upscale(
     from atelier.tasks.restore import load_sr_model
     from atelier.tasks.restore import upscale as upscale_image
 
-    _check_format(format)
+    check_format(format)
     net = load_sr_model(model, scale, device=device)  # every model error before any file
     _check_tile(net, tile)
     fn = partial(upscale_image, scale=scale, model=net, tile=tile, device=device, max_pixels=max_pixels)
@@ -163,7 +142,7 @@ def denoise(
     from atelier.tasks.restore import denoise as denoise_image
     from atelier.tasks.restore import load_denoiser
 
-    _check_format(format)
+    check_format(format)
     level = parse_sigma(sigma)
     net = load_denoiser(model, device=device)  # every model error before any file
     if net != "nlm" and not net.config.noise_map and level != "auto":

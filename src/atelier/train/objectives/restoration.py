@@ -257,6 +257,22 @@ class RestorationObjective(FamilyObjective):
         self.validation = list(images)
         self._val_cache = None
 
+    #: The classic method's PSNR on the same crops, logged beside ``val_psnr``.
+    reference_key = "val_reference"
+
+    def validate(self, modules: dict[str, torch.nn.Module]) -> dict[str, float]:
+        """Mean ``val_psnr`` of the validation crops (``_score`` each), and the reference's."""
+        pairs = self._pairs()
+        if not pairs:
+            return {}
+        model = modules["model"]
+        device = next(model.parameters()).device
+        scores = [self._score(model, target, degraded.to(device)) for target, degraded, _ in pairs]
+        return {
+            "val_psnr": float(np.mean(scores)),
+            self.reference_key: float(np.mean([reference for _, _, reference in pairs])),
+        }
+
     # --- training -------------------------------------------------------------------------
     def _l1_step(self, prediction: torch.Tensor, target: torch.Tensor, ctx: Any) -> dict[str, float]:
         loss = F.l1_loss(prediction.float(), target)
@@ -270,6 +286,7 @@ class SRObjective(RestorationObjective):
     """Super-resolution: L1 between ``model(lr)`` and ``hr`` on ``(hr, lr)`` patch pairs."""
 
     Hyper = SRHyper
+    reference_key = "val_bicubic"
 
     @property
     def scale(self) -> int:
@@ -312,23 +329,11 @@ class SRObjective(RestorationObjective):
             self._val_cache = cache
         return self._val_cache
 
-    def validate(self, modules: dict[str, torch.nn.Module]) -> dict[str, float]:
-        """Mean PSNR (Y of BT.601, ``scale`` border cropped) of the validation crops."""
+    def _score(self, model: torch.nn.Module, hr: np.ndarray, lr: torch.Tensor) -> float:
+        """PSNR on the Y of BT.601 with ``scale`` pixels of border cropped (the SR protocol)."""
         from atelier.metrics import psnr
 
-        pairs = self._pairs()
-        if not pairs:
-            return {}
-        model = modules["model"]
-        device = next(model.parameters()).device
-        scores = [
-            psnr(_uint8(model(lr.to(device)), hr), hr, channel="y", crop=self.scale)
-            for hr, lr, _ in pairs
-        ]
-        return {
-            "val_psnr": float(np.mean(scores)),
-            "val_bicubic": float(np.mean([b for _, _, b in pairs])),
-        }
+        return psnr(_uint8(model(lr), hr), hr, channel="y", crop=self.scale)
 
 
 @register_objective("espcn")
@@ -351,6 +356,7 @@ class DenoiseObjective(RestorationObjective):
     """DnCNN/FFDNet denoising: L1 between ``model(clean + noise, sigma)`` and ``clean``."""
 
     Hyper = DenoiseHyper
+    reference_key = "val_noisy"
 
     def check_hyper(self) -> None:
         super().check_hyper()
@@ -386,19 +392,9 @@ class DenoiseObjective(RestorationObjective):
             self._val_cache = cache
         return self._val_cache
 
-    def validate(self, modules: dict[str, torch.nn.Module]) -> dict[str, float]:
-        """Mean RGB PSNR of the validation crops denoised at ``val_sigma`` (fixed-seed noise)."""
+    def _score(self, model: torch.nn.Module, clean: np.ndarray, noisy: torch.Tensor) -> float:
+        """RGB PSNR of the image denoised at ``val_sigma``."""
         from atelier.metrics import psnr
 
-        pairs = self._pairs()
-        if not pairs:
-            return {}
-        model = modules["model"]
-        device = next(model.parameters()).device
-        sigma = self._sigma_arg(float(self.hyper.val_sigma))
-        scores = [psnr(_uint8(model(noisy.to(device), sigma), clean), clean) for clean, noisy, _ in pairs]
-        return {
-            "val_psnr": float(np.mean(scores)),
-            "val_noisy": float(np.mean([n for _, _, n in pairs])),
-        }
+        return psnr(_uint8(model(noisy, self._sigma_arg(float(self.hyper.val_sigma))), clean), clean)
 
