@@ -1,8 +1,10 @@
 """Peak memory of ``atelier.tasks.restore.upscale`` on a large input, each run in its own process.
 
-The parent starts ``python _restore_memory.py SPEC SIZE TILE PHOTO RESULT`` and reads the
-child's own peak resident set size from ``os.wait4`` (``ru_maxrss``, the child alone: a
-fresh process per tile, so one run's peak never hides another's). The child loads the model
+The parent starts ``python _restore_memory.py SPEC SIZE TILE PHOTO RESULT``; the child
+reports its own peak resident set size, ``VmHWM`` of ``/proc/self/status`` (a fresh process
+per tile, so one run's peak never hides another's). Not ``ru_maxrss`` from ``wait4``: that
+counts the parent's pages the child shared between fork and exec, and a parent that has run
+the speed part holds gigabytes. The child loads the model
 (``SPEC``: a shipped name, a run folder, ``bicubic``), resizes ``PHOTO`` to ``SIZE x SIZE``
 (``cv2.INTER_CUBIC``), notes its RSS (interpreter + torch + model + input: the floor), then
 upscales x4 with ``tile`` and writes the time and the floor to ``RESULT`` (JSON).
@@ -43,8 +45,8 @@ def run_child(spec: str, size: int, tile: int, photo: Path) -> dict[str, Any]:
                                      str(result)], stdout=subprocess.DEVNULL, stderr=err)
             _, status, usage = os.wait4(proc.pid, 0)
             proc.returncode = os.waitstatus_to_exitcode(status)
-        out: dict[str, Any] = {"tile": tile, "size": size, "peak_rss_mib": usage.ru_maxrss / 1024,
-                               "returncode": proc.returncode}
+        out: dict[str, Any] = {"tile": tile, "size": size, "returncode": proc.returncode,
+                               "wait4_maxrss_mib": usage.ru_maxrss / 1024}
         if proc.returncode != 0 or not result.is_file():
             lines = [ln for ln in log.read_text().splitlines() if ln.strip()]
             out["error"] = lines[-1] if lines else f"exit {proc.returncode}"
@@ -72,6 +74,12 @@ def _rss_mib() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
+def _peak_rss_mib() -> float:
+    """This process's peak RSS since its exec (``VmHWM``, kB)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+
+
 def _child(spec: str, size: int, tile: int, photo: str, result: str) -> None:
     import cv2
 
@@ -85,7 +93,7 @@ def _child(spec: str, size: int, tile: int, photo: str, result: str) -> None:
     out = upscale(img, SCALE, net, tile=tile)
     seconds = time.perf_counter() - start
     Path(result).write_text(json.dumps({"seconds": seconds, "floor_rss_mib": floor,
-                                        "output_shape": list(out.shape)}))
+                                        "peak_rss_mib": _peak_rss_mib(), "output_shape": list(out.shape)}))
 
 
 if __name__ == "__main__":

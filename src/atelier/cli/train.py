@@ -75,8 +75,8 @@ def train(
 
             source = load_model(init_from)
             # the source's architecture, except what this command sets (--scale, --set model.x)
-            chosen = {key[len("model.") :] for key in [*flags, *(s.split("=", 1)[0] for s in sets)]}
-            chosen = {k for k in chosen if k in spec["model_config"]}
+            keys = [*flags, *(item.split("=", 1)[0].strip() for item in sets)]
+            chosen = {k.removeprefix("model.") for k in keys} & set(spec["model_config"])
             spec["model_config"] = {
                 **spec["model_config"],
                 **asdict(source.config),

@@ -261,7 +261,11 @@ class RestorationObjective(FamilyObjective):
     reference_key = "val_reference"
 
     def validate(self, modules: dict[str, torch.nn.Module]) -> dict[str, float]:
-        """Mean ``val_psnr`` of the validation crops (``_score`` each), and the reference's."""
+        """Mean ``val_psnr`` of the validation crops, and the reference's.
+
+        A subclass gives ``_pairs()``: ``(target uint8 H x W x C, degraded (1, C, h, w), the
+        reference's PSNR)`` per crop, computed once; and ``_score(model, target, degraded)``.
+        """
         pairs = self._pairs()
         if not pairs:
             return {}
