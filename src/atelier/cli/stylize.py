@@ -1,0 +1,70 @@
+"""``atelier stylize CONTENT --style STYLE -o OUT``: optimisation-based style transfer (Gatys).
+
+One or more ``--style`` images, weighted with ``--style-weights 0.7,0.3``; the result's longer
+side is ``--size``; ``--steps`` L-BFGS (or Adam) steps, coarse-to-fine over ``--scales``.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional
+
+import typer
+
+from atelier.cli.files import check_format
+from atelier.cli.progress import progress_bar
+from atelier.errors import InvalidArgument
+
+
+def _weights(text: Optional[str], count: int) -> Optional[list[float]]:
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise InvalidArgument(f"--style-weights {text}: give numbers separated by commas, e.g. 0.7,0.3") from None
+    if len(values) != count:
+        raise InvalidArgument(f"--style-weights has {len(values)} values for {count} --style images")
+    return values
+
+
+def stylize(
+    content: str = typer.Argument(..., help="The content image."),
+    style: List[str] = typer.Option(..., "--style", help="A style image (repeatable)."),
+    output: str = typer.Option(..., "--output", "-o", help="Output image file."),
+    style_weights: Optional[str] = typer.Option(None, "--style-weights", help="One weight per --style, e.g. 0.7,0.3."),
+    size: int = typer.Option(512, "--size", min=16, help="Longer side of the result in pixels."),
+    steps: int = typer.Option(300, "--steps", min=1, help="Optimiser steps in all."),
+    content_weight: float = typer.Option(1.0, "--content-weight", min=0.0, help="Content against style."),
+    tv_weight: float = typer.Option(0.0, "--tv-weight", min=0.0, help="Total-variation smoothing."),
+    optimizer: str = typer.Option("lbfgs", "--optimizer", help="lbfgs or adam."),
+    scales: int = typer.Option(2, "--scales", min=1, help="Coarse-to-fine levels (1: full size only)."),
+    preserve_color: bool = typer.Option(False, "--preserve-color", help="Keep the content's colours."),
+    init: str = typer.Option("content", "--init", help="Start from the content or from noise."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the noise start."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+) -> None:
+    """Paint CONTENT in the style of one or more --style images (Gatys et al. 2016)."""
+    from pathlib import Path
+
+    from atelier.image import load_image, save_image
+    from atelier.tasks.stylize import stylize as stylize_image
+
+    check_format(Path(output).suffix or None)
+    if Path(output).exists() and not overwrite:
+        raise InvalidArgument(f"{output} exists; pass --overwrite to replace it")
+    mix = _weights(style_weights, len(style))
+    image = load_image(content, mode="rgb")
+    styles = [load_image(path, mode="rgb") for path in style]
+    with progress_bar("stylizing", total=steps) as advance:
+        result = stylize_image(
+            image, styles, style_weights=mix, size=size, steps=steps, content_weight=content_weight,
+            tv_weight=tv_weight, optimizer=optimizer, scales=scales, preserve_color=preserve_color,
+            init=init, seed=seed, device=device, on_step=lambda loss: advance(1, f"loss {loss:.4g}"),
+        )
+    save_image(output, result, overwrite=True)
+    typer.echo(f"wrote {output}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("stylize")(stylize)

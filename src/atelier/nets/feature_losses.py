@@ -1,0 +1,122 @@
+"""Losses on VGG19 features that any model can use: perceptual (content) and Gram-matrix style.
+
+- :func:`gram_matrix`: ``(B, C, H, W) -> (B, C, C)``, ``F F^T / (C H W)`` (Johnson et al.
+  2016's normalisation, so layers of different sizes weigh alike).
+- :class:`PerceptualLoss`: mean squared distance between the features of two images at the
+  chosen taps, weighted per tap (Johnson et al. 2016; ``relu2_2`` for feed-forward style
+  transfer, ``relu5_4`` for ESRGAN-like SR, ``relu4_2`` for Gatys' content).
+- :class:`StyleLoss`: squared Frobenius distance between Gram matrices, summed over taps
+  with weights (Gatys et al. 2016: ``relu1_1`` .. ``relu5_1``); targets may be precomputed
+  once (:meth:`StyleLoss.target_grams`) and mixed from several styles.
+
+All take images ``(B, 3, H, W)`` RGB in [0, 1] (the network's convention) and share one
+frozen :class:`~atelier.nets.vgg19.VGG19`, truncated after the deepest tap; gradients flow to
+the images.
+
+Example
+-------
+>>> import torch
+>>> loss = PerceptualLoss({"relu1_2": 1.0})
+>>> x = torch.rand(1, 3, 16, 16)
+>>> float(loss(x, x)), bool(loss(x, torch.rand(1, 3, 16, 16)) > 0)
+(0.0, True)
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from atelier.errors import InvalidArgument
+from atelier.nets.vgg19 import VGG19
+
+__all__ = ["gram_matrix", "PerceptualLoss", "StyleLoss", "STYLE_TAPS"]
+
+#: Gatys et al. (2016)'s style layers, equally weighted.
+STYLE_TAPS: dict[str, float] = {"relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0, "relu4_1": 1.0, "relu5_1": 1.0}
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` -> ``(B, C, C)`` Gram matrix divided by ``C * H * W``.
+
+    >>> gram_matrix(torch.ones(1, 2, 3, 3))  # each entry 9 / (2 * 3 * 3)
+    tensor([[[0.5000, 0.5000],
+             [0.5000, 0.5000]]])
+    """
+    if features.ndim != 4:
+        raise InvalidArgument(f"gram_matrix takes (B, C, H, W) features, got shape {tuple(features.shape)}")
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+def _weights(taps: Mapping[str, float] | Sequence[str]) -> dict[str, float]:
+    weights = dict(taps) if isinstance(taps, Mapping) else {t: 1.0 for t in taps}
+    if not weights:
+        raise InvalidArgument("give at least one VGG19 layer")
+    for name, value in weights.items():
+        if not float(value) >= 0:
+            raise InvalidArgument(f"layer weight for {name} must be >= 0, got {value}")
+    return {k: float(v) for k, v in weights.items()}
+
+
+class PerceptualLoss(nn.Module):
+    """``sum_t w_t * mean((phi_t(x) - phi_t(y))^2)`` over VGG19 taps ``t``.
+
+    ``taps``: a ``{name: weight}`` mapping or a list of names (weight 1). ``vgg``: share an
+    existing :class:`VGG19` (it must reach the deepest tap).
+    """
+
+    def __init__(self, taps: Mapping[str, float] | Sequence[str] = ("relu2_2",), *, vgg: VGG19 | None = None) -> None:
+        super().__init__()
+        self.weights = _weights(taps)
+        self.vgg = vgg if vgg is not None else VGG19(taps=tuple(self.weights))
+
+    def features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.vgg(x, taps=self.weights)
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor | Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """``x`` images; ``target`` images or their precomputed :meth:`features`."""
+        mine = self.features(x)
+        theirs = target if isinstance(target, Mapping) else self.features(target)
+        return sum(w * F.mse_loss(mine[t], theirs[t].detach()) for t, w in self.weights.items())
+
+
+class StyleLoss(nn.Module):
+    """``sum_t w_t * ||G(phi_t(x)) - G_t||_F^2 / C_t^2`` (mean over Gram entries) over taps.
+
+    ``G_t`` come from :meth:`target_grams` of one style image, or a weighted mix of several
+    (``target_grams([a, b], [0.7, 0.3])``), and broadcast over the batch.
+    """
+
+    def __init__(self, taps: Mapping[str, float] | Sequence[str] = STYLE_TAPS, *, vgg: VGG19 | None = None) -> None:
+        super().__init__()
+        self.weights = _weights(taps)
+        self.vgg = vgg if vgg is not None else VGG19(taps=tuple(self.weights))
+
+    def grams(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {t: gram_matrix(f) for t, f in self.vgg(x, taps=self.weights).items()}
+
+    @torch.no_grad()
+    def target_grams(self, styles: Sequence[torch.Tensor] | torch.Tensor, mix: Sequence[float] | None = None) -> dict[str, torch.Tensor]:
+        """Gram targets ``(1, C, C)`` of one style ``(1, 3, H, W)`` or a weighted mix of several
+        (``mix`` defaults to equal weights and is normalised to sum to 1)."""
+        styles = [styles] if isinstance(styles, torch.Tensor) else list(styles)
+        mix = [1.0] * len(styles) if mix is None else [float(m) for m in mix]
+        if not styles or len(mix) != len(styles) or any(m < 0 for m in mix) or sum(mix) <= 0:
+            raise InvalidArgument(f"give one weight >= 0 per style ({len(styles)}), not all zero; got {mix}")
+        total = sum(mix)
+        out: dict[str, torch.Tensor] = {}
+        for style, m in zip(styles, mix):
+            for t, g in self.grams(style).items():
+                out[t] = out.get(t, 0) + g.mean(0, keepdim=True) * (m / total)
+        return out
+
+    def forward(self, x: torch.Tensor, target: Mapping[str, torch.Tensor] | torch.Tensor) -> torch.Tensor:
+        """``x`` images; ``target`` a style image or precomputed :meth:`target_grams`."""
+        goal = target if isinstance(target, Mapping) else self.target_grams(target)
+        mine = self.grams(x)
+        return sum(w * F.mse_loss(mine[t], goal[t].expand_as(mine[t])) for t, w in self.weights.items())

@@ -1,0 +1,88 @@
+"""Gatys style transfer: the loss goes down, sizes and dtypes, colour preservation, mixing,
+errors, and the CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from atelier.errors import InvalidArgument
+from atelier.image import load_image, save_image
+from atelier.ops.color_spaces import rgb_to_ycbcr
+from atelier.tasks.stylize import stylize
+from tests.cli.test_cli import atelier
+
+
+@pytest.fixture(scope="module")
+def pair():
+    from skimage import data
+
+    return data.astronaut()[::8, ::8].copy(), data.coffee()[::8, ::8].copy()  # 64x64 and 50x75
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_a_few_steps_reduce_the_loss(pair, optimizer):
+    content, style = pair
+    losses = []
+    stylize(content, [style], size=48, steps=8, scales=1, optimizer=optimizer, on_step=losses.append)
+    assert len(losses) == 8 and losses[-1] < 0.8 * losses[0]
+
+
+def test_sizes_dtypes_and_layouts(pair):
+    content, style = pair
+    out, loss = stylize(content, [style], size=40, steps=2, return_loss=True)
+    assert out.shape == (40, 40, 3) and out.dtype == np.uint8 and np.isfinite(loss)
+    grey = (content[..., 0].astype(np.uint16) * 257)[:, :48]
+    out = stylize(grey, [style], size=None, steps=1, scales=1)
+    assert out.shape == (64, 48, 3) and out.dtype == np.uint16
+    rgba = np.dstack([content, np.full(content.shape[:2], 255, np.uint8)]).astype(np.float32) / 255
+    assert stylize(rgba, [style], size=32, steps=1, scales=1).dtype == np.float32
+
+
+def test_preserve_color_keeps_the_content_chroma(pair):
+    content, style = pair
+    out = stylize(content.astype(np.float32) / 255, [style], size=None, steps=3, scales=1, preserve_color=True)
+    chroma_out = rgb_to_ycbcr(out)[..., 1:]
+    chroma_in = rgb_to_ycbcr(content.astype(np.float32) / 255)[..., 1:]
+    inside = (out > 0.02).all(-1) & (out < 0.98).all(-1)  # away from clipping
+    assert np.abs(chroma_out - chroma_in)[inside].max() < 0.5
+
+
+def test_two_styles_mix(pair):
+    content, style = pair
+    a = stylize(content, [style, content], style_weights=[1, 0], size=32, steps=3, scales=1)
+    b = stylize(content, [style], size=32, steps=3, scales=1)
+    np.testing.assert_array_equal(a, b)  # weight 0 removes the second style
+
+
+def test_errors(pair):
+    content, style = pair
+    cases = [
+        (dict(styles=[]), "at least one style"),
+        (dict(styles=[style], style_weights=[1, 2]), "one style weight"),
+        (dict(styles=[style], style_weights=[0]), "not all zero"),
+        (dict(styles=[style], steps=0), "steps and scales"),
+        (dict(styles=[style], optimizer="sgd"), "optimizer is lbfgs or adam"),
+    ]
+    for kwargs, match in cases:
+        with pytest.raises(InvalidArgument, match=match):
+            stylize(content, size=32, **kwargs)
+
+
+def test_cli(tmp_path, pair, capsys):
+    content, style = pair
+    save_image(tmp_path / "c.png", content)
+    save_image(tmp_path / "s.jpg", style)
+    out = tmp_path / "out.png"
+    assert atelier("stylize", tmp_path / "c.png", "--style", tmp_path / "s.jpg", "-o", out,
+                   "--size", "32", "--steps", "2", "--preserve-color") == 0
+    assert load_image(out).shape == (32, 32, 3)
+    capsys.readouterr()
+    for args, match in [
+        (("--style", tmp_path / "s.jpg", "-o", out), "exists"),
+        (("--style", tmp_path / "s.jpg", "--style", tmp_path / "c.png", "--style-weights", "1", "-o", tmp_path / "o2.png"), "1 values for 2"),
+        (("--style", tmp_path / "nope.png", "-o", tmp_path / "o3.png"), "no such file"),
+    ]:
+        assert atelier("stylize", tmp_path / "c.png", *args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and match in err[0], err
