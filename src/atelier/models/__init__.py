@@ -8,7 +8,7 @@ Example
 -------
 >>> from atelier.models import list_models
 >>> [spec.name for spec in list_models()]
-['cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'vae', 'vaegan']
+['cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'style', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from atelier.models.vaegan import VAEGAN, VAEGANConfig
 from atelier.models.classifier import Classifier, ClassifierConfig
 from atelier.models.sr import EDSR, EDSRConfig, ESPCN, ESPCNConfig
 from atelier.models.dncnn import DnCNN, DnCNNConfig
+from atelier.models.style_net import StyleNet, StyleNetConfig
 
 __all__ = [
     "ModelConfig",
@@ -57,6 +58,8 @@ __all__ = [
     "CVAEConfig",
     "VAEGAN",
     "VAEGANConfig",
+    "StyleNet",
+    "StyleNetConfig",
     "Classifier",
     "ClassifierConfig",
     "ESPCN",
