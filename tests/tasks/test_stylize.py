@@ -86,3 +86,63 @@ def test_cli(tmp_path, pair, capsys):
         assert atelier("stylize", tmp_path / "c.png", *args) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and match in err[0], err
+
+
+@pytest.fixture(scope="module")
+def style_run(tmp_path_factory, pair):
+    """A tiny trained style network (a few steps on crops of four photos)."""
+    content, style = pair
+    root = tmp_path_factory.mktemp("style")
+    from skimage import data
+
+    photo = data.chelsea()
+    for k, (top, left) in enumerate([(0, 0), (40, 60), (80, 120), (100, 200)]):
+        save_image(root / "photos" / f"{k}.png", photo[top : top + 64, left : left + 64])
+    save_image(root / "style.png", style)
+    assert atelier("train", "style", "--style", root / "style.png", "--data", root / "photos", "--out", root / "run",
+                   "--set", "width=4", "--set", "blocks=1", "--set", "patch=32", "--set", "steps=4",
+                   "--set", "validate_every=2", "--set", "checkpoint_every=2", "--set", "holdout=1",
+                   "--set", "val_crop=32", "--set", "style_size=48") == 0
+    return root
+
+
+def test_style_training_logs_and_lowers_the_loss(style_run):
+    import json
+
+    log = [json.loads(line) for line in (style_run / "run" / "log.jsonl").read_text().splitlines()]
+    train = [r for r in log if "images_per_s" in r]
+    vals = [r for r in log if "val_loss" in r]
+    assert {"content", "style", "tv", "loss"} <= set(train[0]) and [r["step"] for r in vals] == [2, 4]
+    assert vals[-1]["best_val_loss"] == min(r["val_loss"] for r in vals)
+
+
+def test_feed_forward_any_size_alpha_and_dtype(style_run, pair):
+    from atelier.tasks.stylize import stylize_with_model
+
+    content, _ = pair
+    out = stylize_with_model(content[:37, :50], style_run / "run")
+    assert out.shape == (37, 50, 3) and out.dtype == np.uint8
+    rgba = np.dstack([content, np.linspace(0, 255, 64 * 64).reshape(64, 64).astype(np.uint8)])
+    out = stylize_with_model(rgba, style_run / "run", size=32)
+    assert out.shape == (32, 32, 4) and abs(int(out[..., 3].mean()) - 127) < 3
+    grey16 = content[..., 0].astype(np.uint16) * 257
+    assert stylize_with_model(grey16, style_run / "run").dtype == np.uint16
+
+
+def test_cli_with_model_and_errors(style_run, tmp_path, pair, capsys):
+    content, _ = pair
+    save_image(tmp_path / "c.png", content)
+    assert atelier("stylize", tmp_path / "c.png", "--model", style_run / "run", "-o", tmp_path / "o.png") == 0
+    assert load_image(tmp_path / "o.png").shape == (64, 64, 3)
+    capsys.readouterr()
+    cases = [
+        (("--model", style_run / "run", "--style", style_run / "style.png"), "exactly one of --style"),
+        ((), "exactly one of --style"),
+        (("--model", tmp_path / "nope"), "no such run folder"),
+    ]
+    for args, match in cases:
+        assert atelier("stylize", tmp_path / "c.png", *args, "-o", tmp_path / "x.png") == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and match in err[0], err
+    assert atelier("train", "style", "--data", style_run / "photos", "--out", tmp_path / "r") == 2
+    assert "needs --style" in capsys.readouterr().err

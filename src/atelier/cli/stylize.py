@@ -1,7 +1,9 @@
-"""``atelier stylize CONTENT --style STYLE -o OUT``: optimisation-based style transfer (Gatys).
+"""``atelier stylize CONTENT (--style STYLE... | --model RUN_OR_NAME) -o OUT``: style transfer.
 
-One or more ``--style`` images, weighted with ``--style-weights 0.7,0.3``; the result's longer
-side is ``--size``; ``--steps`` L-BFGS (or Adam) steps, coarse-to-fine over ``--scales``.
+With ``--style``: optimisation (Gatys) — one or more style images, weighted with
+``--style-weights 0.7,0.3``; the result's longer side is ``--size``; ``--steps`` L-BFGS (or
+Adam) steps, coarse-to-fine over ``--scales``. With ``--model``: one pass of a trained
+feed-forward network (``atelier train style``), at the content's size unless ``--size``.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ def _weights(text: Optional[str], count: int) -> Optional[list[float]]:
 
 def stylize(
     content: str = typer.Argument(..., help="The content image."),
-    style: List[str] = typer.Option(..., "--style", help="A style image (repeatable)."),
+    style: List[str] = typer.Option([], "--style", help="A style image (repeatable): optimisation."),
+    model: Optional[str] = typer.Option(None, "--model", help="A trained style network (run folder or shipped name)."),
     output: str = typer.Option(..., "--output", "-o", help="Output image file."),
     style_weights: Optional[str] = typer.Option(None, "--style-weights", help="One weight per --style, e.g. 0.7,0.3."),
-    size: int = typer.Option(512, "--size", min=16, help="Longer side of the result in pixels."),
+    size: Optional[int] = typer.Option(None, "--size", min=16, help="Longer side of the result (default 512 with --style, the content's with --model)."),
     steps: int = typer.Option(300, "--steps", min=1, help="Optimiser steps in all."),
     content_weight: float = typer.Option(1.0, "--content-weight", min=0.0, help="Content against style."),
     tv_weight: float = typer.Option(0.0, "--tv-weight", min=0.0, help="Total-variation smoothing."),
@@ -44,7 +47,7 @@ def stylize(
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
 ) -> None:
-    """Paint CONTENT in the style of one or more --style images (Gatys et al. 2016)."""
+    """Paint CONTENT in the style of --style images (Gatys et al. 2016) or with a --model."""
     from pathlib import Path
 
     from atelier.image import load_image, save_image
@@ -53,15 +56,22 @@ def stylize(
     check_format(Path(output).suffix or None)
     if Path(output).exists() and not overwrite:
         raise InvalidArgument(f"{output} exists; pass --overwrite to replace it")
-    mix = _weights(style_weights, len(style))
-    image = load_image(content, mode="rgb")
-    styles = [load_image(path, mode="rgb") for path in style]
-    with progress_bar("stylizing", total=steps) as advance:
-        result = stylize_image(
-            image, styles, style_weights=mix, size=size, steps=steps, content_weight=content_weight,
-            tv_weight=tv_weight, optimizer=optimizer, scales=scales, preserve_color=preserve_color,
-            init=init, seed=seed, device=device, on_step=lambda loss: advance(1, f"loss {loss:.4g}"),
-        )
+    if bool(style) == bool(model):
+        raise InvalidArgument("give exactly one of --style STYLE (optimisation) and --model RUN (a trained network)")
+    image = load_image(content)
+    if model is not None:
+        from atelier.tasks.stylize import stylize_with_model
+
+        result = stylize_with_model(image, model, size=size, device=device)
+    else:
+        mix = _weights(style_weights, len(style))
+        styles = [load_image(path, mode="rgb") for path in style]
+        with progress_bar("stylizing", total=steps) as advance:
+            result = stylize_image(
+                image, styles, style_weights=mix, size=size or 512, steps=steps, content_weight=content_weight,
+                tv_weight=tv_weight, optimizer=optimizer, scales=scales, preserve_color=preserve_color,
+                init=init, seed=seed, device=device, on_step=lambda loss: advance(1, f"loss {loss:.4g}"),
+            )
     save_image(output, result, overwrite=True)
     typer.echo(f"wrote {output}", err=True)
 

@@ -41,6 +41,7 @@ def train(
     val: Optional[str] = typer.Option(
         None, "--val", help="Validation photos (default: the last tenth of --data's)."
     ),
+    style: Optional[str] = typer.Option(None, "--style", help="Style image (atelier train style)."),
 ) -> None:
     """Train MODEL on --data into --out, or continue a run with --resume RUN.
 
@@ -53,13 +54,17 @@ def train(
         from atelier.train.objectives.restoration import parse_sigma_range
 
         flags["hyper.sigma"] = parse_sigma_range(sigma)
+    if style is not None:
+        if not Path(style).is_file():
+            raise InvalidArgument(f"--style {style}: no such file")
+        flags["data.style"] = style
     if val is not None:
         if not Path(val).is_dir():
             raise InvalidArgument(f"--val {val}: no such folder")
         flags["data.val"] = val
     if resume is not None:
         if flags:
-            raise InvalidArgument("--scale, --sigma and --val set up a new run; --resume keeps its own")
+            raise InvalidArgument("--scale, --sigma, --style and --val set up a new run; --resume keeps its own")
         spec = load_run_spec(resume)
         spec = resolve_run(spec["model"], data=spec["data"], overrides=sets, base=spec)
         run = Path(resume)

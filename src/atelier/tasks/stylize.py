@@ -30,7 +30,7 @@ Example
 from __future__ import annotations
 
 import math
-from typing import Callable, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 import torch
@@ -40,7 +40,7 @@ from atelier.arrays import check_image, from_float, split_alpha, to_float
 from atelier.errors import InvalidArgument
 from atelier.nets.feature_losses import PerceptualLoss, StyleLoss, gram_matrix
 
-__all__ = ["stylize", "StyleProblem", "CONTENT_TAP", "STYLE_TAPS"]
+__all__ = ["stylize", "stylize_with_model", "load_style_model", "StyleProblem", "CONTENT_TAP", "STYLE_TAPS"]
 
 CONTENT_TAP = "relu4_2"
 STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -221,3 +221,45 @@ def stylize(
         out = ycbcr_to_rgb(ycc, np.float32)
     result = from_float(np.clip(out, 0, 1).astype(np.float32), dtype)
     return (result, loss) if return_loss else result
+
+
+def load_style_model(source: Any, device: str = "cpu"):
+    """A trained style network from a run folder, its ``model.safetensors``, a shipped name or
+    a module; anything else is one ``InvalidArgument`` line."""
+    from atelier.models.style_net import StyleNet
+    from atelier.pretrained import load_restoration_model
+
+    net = load_restoration_model(source, device=device)
+    if not isinstance(net, StyleNet):
+        raise InvalidArgument(f"--model {source}: holds the model {getattr(net, 'model_name', type(net).__name__)}, not a style network")
+    return net
+
+
+def stylize_with_model(
+    content: np.ndarray, model: Any, *, size: int | None = None, device: str = "cpu"
+) -> np.ndarray:
+    """Stylise ``content`` with a feed-forward style network (Johnson et al. 2016), in one pass.
+
+    ``content``: ``H x W [x C]`` (grey, RGB or RGBA; uint8, uint16 or float32); ``size``:
+    longer side of the result (None: the content's size). The whole image goes through the
+    network at once (instance normalisation sees the whole image, so tiles would not match);
+    alpha is kept (resized with the image). Returns RGB(A) of the content's dtype.
+    """
+    from atelier.arrays import merge_alpha
+    from atelier.models.style_net import MIN_SIDE
+
+    net = load_style_model(model, device=device)
+    image = check_image(content)
+    dtype = image.dtype
+    alpha = split_alpha(to_float(image))[1] if image.ndim == 3 and image.shape[2] == 4 else None
+    x = _rgb_tensor(image)
+    h, w = _fit(x.shape[-2], x.shape[-1], size) if size is not None else tuple(x.shape[-2:])
+    if min(h, w) < MIN_SIDE:
+        raise InvalidArgument(f"the result would be {w}x{h}; the style network needs at least {MIN_SIDE} px a side")
+    x = _resize(x, h, w).to(device)
+    with torch.no_grad():
+        y = net.eval()(x)[0].permute(1, 2, 0).cpu().numpy()
+    if alpha is not None:
+        a = torch.from_numpy(np.ascontiguousarray(alpha))[None, None]
+        y = merge_alpha(y, _resize(a, h, w)[0, 0].numpy())
+    return from_float(np.ascontiguousarray(y, dtype=np.float32), dtype)

@@ -13,7 +13,7 @@ Example
 >>> type(objective).__name__, objective.hyper.lr, sorted(objective.optimizers())
 ('VAEObjective', 0.0005, ['model'])
 >>> sorted(list_objectives())
-['cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'vae', 'vaegan']
+['cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'style', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ from atelier.train.objectives.restoration import (  # noqa: E402
     SRHyper,
     SRObjective,
 )
+from atelier.train.objectives.style import StyleHyper, StyleObjective  # noqa: E402
 
 __all__ = [
     "CGANObjective",
@@ -94,6 +95,8 @@ __all__ = [
     "GAN_RECIPES",
     "SRHyper",
     "SRObjective",
+    "StyleHyper",
+    "StyleObjective",
     "VAEGANHyper",
     "VAEGANObjective",
     "VAEHyper",

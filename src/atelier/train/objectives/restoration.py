@@ -222,7 +222,7 @@ class RestorationObjective(FamilyObjective):
         crop = options.get("val_crop", self.VAL_CROP)
         if isinstance(crop, bool) or not isinstance(crop, int) or crop < 16:
             raise InvalidArgument(f"val_crop must be an integer >= 16, got {crop!r}")
-        channels = self.model.config.channels
+        channels = getattr(self.model.config, "channels", 3)
         try:
             dataset = PatchDataset(
                 root,
