@@ -69,3 +69,11 @@ def test_bad_weights():
         PerceptualLoss({})
     with pytest.raises(InvalidArgument, match="must be >= 0"):
         StyleLoss({"relu1_1": -1.0})
+
+
+def test_total_variation_by_hand():
+    from atelier.nets.feature_losses import total_variation
+
+    x = torch.tensor([[[[0.0, 0.5, 0.5], [1.0, 0.5, 0.5]]]])  # dx: |.5|,0,|-.5|,0 ; dy: 1, 0, 0
+    assert total_variation(x).item() == pytest.approx(255 * (1.0 / 4 + 1.0 / 3))
+    assert total_variation(torch.full((1, 3, 4, 4), 0.3)).item() == 0.0

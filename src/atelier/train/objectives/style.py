@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from atelier.errors import InvalidArgument
-from atelier.nets.feature_losses import gram_matrix
+from atelier.nets.feature_losses import gram_matrix, total_variation
 from atelier.train.objectives import register_objective
 from atelier.train.objectives.restoration import RestorationObjective
 
@@ -53,7 +53,7 @@ class StyleHyper:
     weight_decay: float = 0.0
     min_lr_ratio: float = 0.1
     patch: int = 128
-    content_weight: float = 50.0
+    content_weight: float = 150.0
     style_weight: float = 1.0
     tv_weight: float = 0.0
     style_size: int = 256
@@ -132,8 +132,7 @@ class StyleObjective(RestorationObjective):
             content_target = perceptual.vgg(x, taps=(CONTENT_TAP,))
         content = 0.01 * F.mse_loss(feats[CONTENT_TAP], content_target[CONTENT_TAP])
         grams = sum(10.0 * F.mse_loss(gram_matrix(feats[t]), targets[t].expand(y.shape[0], -1, -1)) for t in STYLE_TAPS)
-        y255 = y * 255.0
-        tv = (y255[..., :, 1:] - y255[..., :, :-1]).abs().mean() + (y255[..., 1:, :] - y255[..., :-1, :]).abs().mean()
+        tv = total_variation(y)
         terms = {"content": h.content_weight * content, "style": h.style_weight * grams, "tv": h.tv_weight * 0.5 * tv}
         terms["loss"] = terms["content"] + terms["style"] + terms["tv"]
         return terms
