@@ -18,7 +18,7 @@ from typer.exceptions import TyperException
 
 from atelier.cli import compare, demo, edit, info, ops_list, train
 from atelier.cli import evaluate, generate
-from atelier.cli import restore, stylize
+from atelier.cli import inpaint, restore, stylize
 from atelier.cli.memory import tune_allocator
 from atelier.errors import AtelierError
 
@@ -39,6 +39,7 @@ evaluate.register(app)
 train.register(app)
 restore.register(app)
 stylize.register(app)
+inpaint.register(app)
 
 
 def fail(message: str) -> None:

@@ -1,0 +1,50 @@
+"""``atelier inpaint IMAGE (--mask MASK.png | --box x,y,w,h ...) [--method telea|ns|biharmonic] -o OUT``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from atelier.cli.files import check_format
+from atelier.errors import InvalidArgument
+
+
+def _box(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise InvalidArgument(f"--box {text}: give x,y,w,h in pixels, e.g. --box 40,30,64,48")
+    return values
+
+
+def inpaint(
+    image: str = typer.Argument(..., help="The image to repair."),
+    output: str = typer.Option(..., "--output", "-o", help="Output image file."),
+    mask: Optional[str] = typer.Option(None, "--mask", help="Mask image, white (nonzero) where to fill."),
+    box: List[str] = typer.Option([], "--box", help="A rectangle x,y,w,h to fill (repeatable)."),
+    method: str = typer.Option("telea", "--method", help="telea, ns or biharmonic."),
+    radius: float = typer.Option(5.0, "--radius", min=0.5, help="Neighbourhood of telea / ns, in pixels."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+) -> None:
+    """Fill the masked part of IMAGE; every other pixel is kept exactly."""
+    from atelier.image import load_image, save_image
+    from atelier.tasks.inpaint import box_mask
+    from atelier.tasks.inpaint import inpaint as inpaint_image
+
+    check_format(Path(output).suffix or None)
+    if (mask is None) == (not box):
+        raise InvalidArgument("give exactly one of --mask MASK.png and --box x,y,w,h")
+    if Path(output).exists() and not overwrite:
+        raise InvalidArgument(f"{output} exists; pass --overwrite to replace it")
+    picture = load_image(image)
+    holes = load_image(mask) if mask is not None else box_mask(picture.shape, [_box(b) for b in box])
+    save_image(output, inpaint_image(picture, holes, method, radius=radius), overwrite=True)
+    typer.echo(f"wrote {output}", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("inpaint")(inpaint)
