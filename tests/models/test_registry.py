@@ -28,7 +28,7 @@ DEFAULT_PARAMS = {
 
 
 def test_list_models():
-    restoration = ["dncnn", "edsr", "espcn", "style"]  # not resolution-based: test_sr.py, test_dncnn.py, test_style_net.py
+    restoration = ["dncnn", "edsr", "espcn", "inpaint", "style"]  # not resolution-based: own test files
     assert [s.name for s in list_models()] == sorted(NAMES + restoration)
     assert all(s.summary for s in list_models())
 

@@ -8,7 +8,7 @@ Example
 -------
 >>> from atelier.models import list_models
 >>> [spec.name for spec in list_models()]
-['cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'style', 'vae', 'vaegan']
+['cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from atelier.models.classifier import Classifier, ClassifierConfig
 from atelier.models.sr import EDSR, EDSRConfig, ESPCN, ESPCNConfig
 from atelier.models.dncnn import DnCNN, DnCNNConfig
 from atelier.models.style_net import StyleNet, StyleNetConfig
+from atelier.models.inpaint_unet import InpaintUNet, InpaintUNetConfig
 
 __all__ = [
     "ModelConfig",
@@ -59,6 +60,8 @@ __all__ = [
     "VAEGAN",
     "VAEGANConfig",
     "StyleNet",
+    "InpaintUNet",
+    "InpaintUNetConfig",
     "StyleNetConfig",
     "Classifier",
     "ClassifierConfig",
