@@ -13,7 +13,9 @@ from atelier.models import build_model, load_model, save_model
 @pytest.fixture(scope="module")
 def net():
     torch.manual_seed(0)
-    return build_model("inpaint", {"width": 8, "levels": 3}).eval()
+    net = build_model("inpaint", {"width": 8, "levels": 3}).eval()
+    torch.nn.init.normal_(net.head.weight, std=0.1)  # as if trained: the head starts at zero
+    return net
 
 
 def _mask(h, w):
@@ -28,7 +30,7 @@ def test_any_size_and_composite_keeps_known_pixels(net, size):
     with torch.no_grad():
         y = net(x, m)
         out = net.composite(x, m)
-    assert y.shape == x.shape and 0 <= float(y.min()) and float(y.max()) <= 1
+    assert y.shape == x.shape and 0 <= float(out.min()) and float(out.max()) <= 1
     keep = m.expand_as(x) == 0
     assert torch.equal(out[keep], x[keep])
 
@@ -41,8 +43,22 @@ def test_output_ignores_the_hidden_pixels(net):
         assert torch.equal(net(x, m), net(other, m))
 
 
+def test_an_untrained_network_returns_the_smooth_fill():
+    from atelier.models.inpaint_unet import pyramid_fill
+
+    x, m = torch.rand(1, 3, 21, 30), _mask(21, 30)
+    with torch.no_grad():
+        torch.testing.assert_close(build_model("inpaint", {"width": 4, "levels": 2})(x, m), pyramid_fill(x, m))
+    flat = torch.full((1, 3, 21, 30), 0.4)
+    torch.testing.assert_close(pyramid_fill(flat, m), flat)  # a constant stays constant
+    ramp = torch.linspace(0, 1, 30).expand(1, 3, 21, 30)
+    hole = m.expand_as(ramp).bool()
+    assert float((pyramid_fill(ramp, m) - ramp)[hole].abs().max()) < 0.15  # smooth, close to the ramp
+
+
 def test_gradients_reach_every_layer():
     net = build_model("inpaint", {"width": 4, "levels": 2})
+    torch.nn.init.normal_(net.head.weight, std=0.1)
     x, m = torch.rand(2, 3, 16, 16), _mask(16, 16).expand(2, 1, 16, 16)
     net(x, m).mean().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())

@@ -1,4 +1,4 @@
-"""``atelier inpaint IMAGE (--mask MASK.png | --box x,y,w,h ...) [--method telea|ns|biharmonic] -o OUT``."""
+"""``atelier inpaint IMAGE (--mask MASK.png | --box x,y,w,h ...) [--method telea|ns|biharmonic|inpaint|RUN] -o OUT``."""
 
 from __future__ import annotations
 
@@ -26,9 +26,12 @@ def inpaint(
     output: str = typer.Option(..., "--output", "-o", help="Output image file."),
     mask: Optional[str] = typer.Option(None, "--mask", help="Mask image, white (nonzero) where to fill."),
     box: List[str] = typer.Option([], "--box", help="A rectangle x,y,w,h to fill (repeatable)."),
-    method: str = typer.Option("telea", "--method", help="telea, ns or biharmonic."),
+    method: str = typer.Option(
+        "telea", "--method", help="telea, ns, biharmonic, or a learned model: inpaint (shipped), a run folder or .safetensors."
+    ),
     radius: float = typer.Option(5.0, "--radius", min=0.5, help="Neighbourhood of telea / ns, in pixels."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    device: str = typer.Option("cpu", "--device", help="Where a learned model runs (cpu, cuda)."),
 ) -> None:
     """Fill the masked part of IMAGE; every other pixel is kept exactly."""
     from atelier.image import load_image, save_image
@@ -42,7 +45,7 @@ def inpaint(
         raise InvalidArgument(f"{output} exists; pass --overwrite to replace it")
     picture = load_image(image)
     holes = load_image(mask) if mask is not None else box_mask(picture.shape, [_box(b) for b in box])
-    save_image(output, inpaint_image(picture, holes, method, radius=radius), overwrite=True)
+    save_image(output, inpaint_image(picture, holes, method, radius=radius, device=device), overwrite=True)
     typer.echo(f"wrote {output}", err=True)
 
 

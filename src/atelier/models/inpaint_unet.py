@@ -2,9 +2,13 @@
 with Gated Convolution").
 
 ``forward(image, mask)``: ``image`` ``(B, 3, H, W)`` RGB in [0, 1], ``mask`` ``(B, 1, H, W)``
-with 1 where pixels are missing. The network sees the image with the holes zeroed plus the
-mask, and returns ``(B, 3, H, W)`` in [0, 1] everywhere; :meth:`InpaintUNet.composite` keeps
-the known pixels and takes the network's only inside the mask (what the task returns).
+with 1 where pixels are missing. The holes are first filled smoothly by :func:`pyramid_fill`
+(push-pull: averages of the known pixels at coarser and coarser scales, pulled back up); the
+network sees that fill plus the mask and adds a correction (its last layer starts at zero,
+so an untrained network already returns the smooth fill, and training only has to learn
+what a smooth fill misses: texture, edges, structure). It returns ``(B, 3, H, W)``
+everywhere; :meth:`InpaintUNet.composite` keeps the known pixels, takes the network's only
+inside the mask and clamps to [0, 1] (what the task returns).
 
 A gated convolution computes ``ELU(conv_f(x)) * sigmoid(conv_g(x))``: the second branch learns
 a soft, per-channel validity mask, which is what lets free-form holes of any shape be filled
@@ -36,20 +40,51 @@ from torch import nn
 from atelier.errors import InvalidImage
 from atelier.models.registry import ModelConfig, register_model
 
-__all__ = ["InpaintUNetConfig", "InpaintUNet", "GatedConv2d"]
+__all__ = ["InpaintUNetConfig", "InpaintUNet", "GatedConv2d", "pyramid_fill"]
+
+
+def pyramid_fill(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Fill the holes (``mask`` 1) of ``image`` ``(B, C, H, W)`` smoothly, keeping known pixels.
+
+    Push-pull: the known pixels and their weights are averaged 2x2 level by level (push);
+    from the coarsest level down, each level keeps its own average where its cells hold
+    known pixels (in proportion to how many) and takes the bilinear upsampling of the level
+    above elsewhere (pull).
+
+    Example
+    -------
+    >>> x = torch.arange(16.0).view(1, 1, 4, 4); m = torch.zeros(1, 1, 4, 4); m[..., 1:3, 1:3] = 1
+    >>> y = pyramid_fill(x, m)
+    >>> bool((y[m == 0] == x[m == 0]).all()), bool((y[m == 1] > 0).all())
+    (True, True)
+    """
+    weight = 1 - mask
+    sums, weights = [image * weight], [weight]
+    while min(sums[-1].shape[-2:]) > 1:
+        sums.append(F.avg_pool2d(sums[-1], 2, ceil_mode=True))
+        weights.append(F.avg_pool2d(weights[-1], 2, ceil_mode=True))
+    filled = sums[-1] / weights[-1].clamp_min(1e-6)
+    for s, w in zip(reversed(sums[:-1]), reversed(weights[:-1])):
+        up = F.interpolate(filled, size=s.shape[-2:], mode="bilinear", align_corners=False)
+        alpha = (w * 4).clamp(0, 1) if s is not sums[0] else w
+        filled = s / w.clamp_min(1e-6) * alpha + up * (1 - alpha)
+    return filled
 
 
 @dataclass
 class InpaintUNetConfig(ModelConfig):
     """width : channels at full resolution; levels : downsamplings (the receptive field and the
-    largest hole it can fill grow with it)."""
+    largest hole it can fill grow with it); resolution : the side of the square it trains on
+    and works at (a larger region around a hole is downscaled to it, then pasted back)."""
 
     width: int = 32
     levels: int = 4
+    resolution: int = 128
 
     def check(self) -> None:
         self._require(1 <= self.width <= 256, "width", "an integer from 1 to 256")
         self._require(1 <= self.levels <= 6, "levels", "an integer from 1 to 6")
+        self._require(16 <= self.resolution <= 1024, "resolution", "an integer from 16 to 1024")
 
 
 class GatedConv2d(nn.Module):
@@ -81,6 +116,8 @@ class InpaintUNet(nn.Module):
             GatedConv2d(widths[k + 1] + widths[k], widths[k], 3) for k in reversed(range(config.levels))
         )
         self.head = nn.Conv2d(widths[0], 3, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
 
     def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if image.ndim != 4 or image.shape[1] != 3 or mask.shape != (image.shape[0], 1, *image.shape[2:]):
@@ -90,7 +127,8 @@ class InpaintUNet(nn.Module):
         h, w = image.shape[-2:]
         multiple = 2**self.config.levels
         pad_h, pad_w = (-h) % multiple, (-w) % multiple
-        x = torch.cat([image * (1 - mask), mask], dim=1)
+        smooth = pyramid_fill(image, mask)
+        x = torch.cat([smooth, mask], dim=1)
         if pad_h or pad_w:
             mode = "reflect" if min(h, w) > max(pad_h, pad_w) else "replicate"
             x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
@@ -101,8 +139,9 @@ class InpaintUNet(nn.Module):
         for layer in self.up:
             skip = skips.pop()
             y = layer(torch.cat([F.interpolate(y, size=skip.shape[-2:], mode="nearest"), skip], dim=1))
-        return torch.sigmoid(self.head(y))[..., :h, :w]
+        return (x[:, :3] + self.head(y))[..., :h, :w]
 
     def composite(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The known pixels of ``image`` and the network's inside ``mask`` (``mask`` in {0, 1})."""
-        return torch.where(mask.bool(), self(image, mask), image)
+        """The known pixels of ``image`` and the network's inside ``mask`` (``mask`` in {0, 1}),
+        clamped to [0, 1]."""
+        return torch.where(mask.bool(), self(image, mask).clamp(0, 1), image)

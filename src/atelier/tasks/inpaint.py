@@ -2,7 +2,8 @@
 
 Classic methods (this module): OpenCV's Telea (fast marching, Telea 2004) and Navier-Stokes
 (Bertalmio et al. 2001), and scikit-image's biharmonic inpainting (Damelin & Hoang 2018).
-The learned method (a gated-convolution U-Net) plugs in through ``method=NAME``.
+The learned method, a gated-convolution U-Net (:mod:`atelier.tasks.inpaint_learned`), is
+``method="inpaint"`` (the shipped model), a run folder or a ``model.safetensors`` path.
 
 ``mask``: ``H x W``, nonzero (or True) where pixels are to be filled. :func:`box_mask` builds
 one from rectangles. Colour, grey, alpha (passed through) and 8/16-bit or float images keep
@@ -20,6 +21,7 @@ Example
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -91,18 +93,30 @@ def inpaint(
     ----------
     image : ``H x W``, ``H x W x 1|3|4``; uint8, uint16 or float32 in [0, 1].
     mask : ``H x W`` (or an RGB/RGBA mask image), nonzero where to fill.
-    method : ``telea``, ``ns`` (OpenCV), ``biharmonic`` (scikit-image).
+    method : ``telea``, ``ns`` (OpenCV), ``biharmonic`` (scikit-image), or a learned model:
+        a shipped name (``inpaint``), a run folder, a ``model.safetensors`` path or a module.
     radius : neighbourhood of the OpenCV methods, in pixels.
+    device : where a learned model runs.
 
     Returns
     -------
     The image with the masked pixels filled, same shape and dtype.
     """
+    if not isinstance(method, str) or method.lower() not in CLASSIC_METHODS:
+        from atelier.pretrained import PRETRAINED
+        from atelier.tasks.inpaint_learned import inpaint_with_model
+
+        if isinstance(method, str) and method not in PRETRAINED and not Path(method).expanduser().exists():
+            learned = sorted(n for n, p in PRETRAINED.items() if p.task == "inpaint")
+            raise InvalidArgument(
+                f"unknown inpainting method {method!r}; use {', '.join((*CLASSIC_METHODS, *learned))}, "
+                "a run folder or a model.safetensors path"
+            )
+
+        return inpaint_with_model(image, mask, method, device=device)
     img = check_image(image)
     m = check_mask(mask, img.shape)
-    method = str(method).lower()
-    if method not in CLASSIC_METHODS:
-        raise InvalidArgument(f"unknown inpainting method {method!r}; use {', '.join(CLASSIC_METHODS)}")
+    method = method.lower()
     if not radius > 0:
         raise InvalidArgument(f"radius must be > 0, got {radius}")
     if method in ("telea", "ns") and img.dtype == np.uint8 and (img.ndim == 2 or img.shape[2] in (1, 3)):

@@ -141,6 +141,7 @@ def stylize(
     tv_weight: float = 0.0,
     optimizer: Literal["lbfgs", "adam"] = "lbfgs",
     scales: int = 2,
+    coarse_share: float = 0.5,
     preserve_color: bool = False,
     init: Literal["content", "noise"] = "content",
     seed: int = 0,
@@ -160,7 +161,9 @@ def stylize(
     steps : optimiser steps in all (L-BFGS: one iteration each; about 1.25 VGG passes).
     content_weight, tv_weight : the loss weights above (style weight is fixed at 1: scale
         ``content_weight`` instead).
-    scales : coarse-to-fine levels; 2 runs half of the steps at half size first.
+    scales : coarse-to-fine levels, each half the size of the next; the coarser levels
+        share ``coarse_share`` of the steps equally (2 levels, 0.5: half the steps at half
+        size first, at a quarter of the cost each).
     preserve_color : keep the content's colours (luminance-only transfer).
     init : start from the content (default) or from seeded noise.
     on_step : called with the loss after each step (progress).
@@ -178,6 +181,8 @@ def stylize(
     mix = [1.0] * len(styles) if style_weights is None else [float(w) for w in style_weights]
     if len(mix) != len(styles) or any(not w >= 0 for w in mix) or sum(mix) <= 0:
         raise InvalidArgument(f"give one style weight >= 0 per style ({len(styles)} styles), not all zero; got {mix}")
+    if not 0 <= coarse_share < 1:
+        raise InvalidArgument(f"coarse_share must be in [0, 1), got {coarse_share}")
     if steps < 1 or scales < 1 or (size is not None and size < 16):
         raise InvalidArgument(f"steps and scales must be >= 1 and size >= 16, got {steps}, {scales}, {size}")
     if optimizer not in ("lbfgs", "adam") or init not in ("content", "noise"):
@@ -193,8 +198,9 @@ def stylize(
     vgg = VGG19(taps=(CONTENT_TAP, *STYLE_TAPS), pooling=pooling).to(device)
     generator = torch.Generator().manual_seed(seed)
     levels = [(max(MIN_SIDE, round(h / 2**k)), max(MIN_SIDE, round(w / 2**k))) for k in range(scales - 1, -1, -1)]
-    per_level = [steps // scales] * scales
-    per_level[-1] += steps - sum(per_level)
+    coarse = round(steps * coarse_share) if scales > 1 else 0
+    per_level = [coarse // (scales - 1)] * (scales - 1) + [0] if scales > 1 else [0]
+    per_level[-1] = steps - sum(per_level)
     x: torch.Tensor | None = None
     loss = math.nan
     for (lh, lw), n in zip(levels, per_level):

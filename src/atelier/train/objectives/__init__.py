@@ -13,7 +13,7 @@ Example
 >>> type(objective).__name__, objective.hyper.lr, sorted(objective.optimizers())
 ('VAEObjective', 0.0005, ['model'])
 >>> sorted(list_objectives())
-['cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'style', 'vae', 'vaegan']
+['cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ from atelier.train.objectives.restoration import (  # noqa: E402
     SRObjective,
 )
 from atelier.train.objectives.style import StyleHyper, StyleObjective  # noqa: E402
+from atelier.train.objectives.inpaint import InpaintHyper, InpaintObjective  # noqa: E402
 
 __all__ = [
     "CGANObjective",
@@ -93,6 +94,8 @@ __all__ = [
     "FamilyObjective",
     "GANHyper",
     "GAN_RECIPES",
+    "InpaintHyper",
+    "InpaintObjective",
     "SRHyper",
     "SRObjective",
     "StyleHyper",
