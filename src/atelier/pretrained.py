@@ -220,12 +220,15 @@ def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
     }
 
 
-def ship_run(run: str | os.PathLike, name: str, command: str, *, root: str | os.PathLike | None = None) -> Path:
+def ship_run(
+    run: str | os.PathLike, name: str, command: str, *, root: str | os.PathLike | None = None, half: bool = False
+) -> Path:
     """Copy run folder ``run``'s exported model into shipped model ``name``, with its recipe.
 
     Maintainers' step after training: ``python -c "from atelier.pretrained import ship_run;
     ship_run('runs/sr-x4', 'sr-x4', 'atelier train sr ...')"``. The files are written
-    atomically; the model is loaded first, so a corrupt export is never shipped.
+    atomically; the model is loaded first, so a corrupt export is never shipped. ``half``
+    stores the weights as float16 (half the size; loading casts them back to float32).
     """
     from atelier.image import write_atomic
     from atelier.models.registry import CONFIG_FILE, WEIGHTS_FILE
@@ -238,7 +241,13 @@ def ship_run(run: str | os.PathLike, name: str, command: str, *, root: str | os.
     recipe = run_recipe(run, command)
     folder = pretrained_dir(name, root=root)
     folder.mkdir(parents=True, exist_ok=True)
-    for file in (CONFIG_FILE, WEIGHTS_FILE):
-        write_atomic(folder / file, (Path(run) / file).read_bytes())
+    write_atomic(folder / CONFIG_FILE, (Path(run) / CONFIG_FILE).read_bytes())
+    if half:
+        from safetensors.torch import save
+
+        state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+        write_atomic(folder / WEIGHTS_FILE, save(state, metadata={"model": spec.name, "dtype": "float16"}))
+    else:
+        write_atomic(folder / WEIGHTS_FILE, (Path(run) / WEIGHTS_FILE).read_bytes())
     write_atomic(folder / RECIPE_FILE, (json.dumps(recipe, indent=1) + "\n").encode())
     return folder

@@ -40,7 +40,7 @@ def stylize(
     content_weight: float = typer.Option(1.0, "--content-weight", min=0.0, help="Content against style."),
     tv_weight: float = typer.Option(0.0, "--tv-weight", min=0.0, help="Total-variation smoothing."),
     optimizer: str = typer.Option("lbfgs", "--optimizer", help="lbfgs or adam."),
-    scales: int = typer.Option(2, "--scales", min=1, help="Coarse-to-fine levels (1: full size only)."),
+    scales: int = typer.Option(2, "--scales", min=1, help="Coarse-to-fine levels (1: full size only; 2: 60 percent of the steps at half size first)."),
     preserve_color: bool = typer.Option(False, "--preserve-color", help="Keep the content's colours."),
     init: str = typer.Option("content", "--init", help="Start from the content or from noise."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise start."),

