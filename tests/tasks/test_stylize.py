@@ -28,6 +28,33 @@ def test_a_few_steps_reduce_the_loss(pair, optimizer):
     assert len(losses) == 8 and losses[-1] < 0.8 * losses[0]
 
 
+def test_the_returned_loss_is_that_of_the_returned_image_and_in_range(pair):
+    import torch
+
+    from atelier.nets.vgg19 import VGG19
+    from atelier.tasks.stylize import CONTENT_TAP, STYLE_TAPS, StyleProblem, _rgb_tensor
+
+    content, style = pair
+    c = content.astype(np.float32) / 255
+    out, loss = stylize(c, [style], size=None, steps=6, scales=1, return_loss=True)
+    assert out.min() >= 0 and out.max() <= 1
+    problem = StyleProblem(VGG19(taps=(CONTENT_TAP, *STYLE_TAPS)), _rgb_tensor(c), [_rgb_tensor(style)], [1.0],
+                           content_weight=1.0, tv_weight=0.0)
+    with torch.no_grad():
+        assert float(problem.loss(_rgb_tensor(out))) == pytest.approx(loss, rel=1e-3)
+
+
+def test_pyramid_preconditioning_beats_plain_pixels(pair, monkeypatch):
+    """The pyramid parametrisation reaches a lower loss than L-BFGS on pixels in the same steps."""
+    import atelier.tasks.stylize as module
+
+    content, style = pair
+    _, pyramid = stylize(content, [style], size=64, steps=12, scales=1, return_loss=True)
+    monkeypatch.setattr(module, "_pyramid_levels", lambda h, w: 1)  # one level: plain pixels
+    _, plain = stylize(content, [style], size=64, steps=12, scales=1, return_loss=True)
+    assert pyramid < plain
+
+
 def test_sizes_dtypes_and_layouts(pair):
     content, style = pair
     out, loss = stylize(content, [style], size=40, steps=2, return_loss=True)
