@@ -123,12 +123,16 @@ def test_ship_run_copies_the_model_and_its_recipe(tmp_path):
     assert recipe["best"] == {"step": 2, "val_psnr": 30.0, "val_bicubic": 29.0}
     assert [c["step"] for c in recipe["validation"]] == [2, 4]
     assert (folder / "model.safetensors").read_bytes() == (tmp_path / "run" / "model.safetensors").read_bytes()
-    half = pretrained.ship_run(tmp_path / "run", "sr-x2", "cmd", root=tmp_path / "h", half=True)
-    assert (half / "model.safetensors").stat().st_size < 0.6 * (folder / "model.safetensors").stat().st_size
     x = torch.rand(1, 3, 8, 8)
-    with torch.no_grad():
-        torch.testing.assert_close(load_pretrained("sr-x2", root=tmp_path / "h")(x),
-                                   load_pretrained("sr-x2", root=tmp_path / "w")(x), atol=2e-3, rtol=0)
+    full = (folder / "model.safetensors").stat().st_size
+    for bits, ratio in ((16, 0.6), (8, 0.6)):  # tiny model: the per-channel steps weigh; see test_quantize
+        small = pretrained.ship_run(tmp_path / "run", "sr-x2", "cmd", root=tmp_path / f"b{bits}", bits=bits)
+        assert (small / "model.safetensors").stat().st_size < ratio * full
+        with torch.no_grad():
+            torch.testing.assert_close(load_pretrained("sr-x2", root=tmp_path / f"b{bits}")(x),
+                                       load_pretrained("sr-x2", root=tmp_path / "w")(x), atol=2e-2, rtol=0)
+    with pytest.raises(InvalidArgument, match="bits"):
+        pretrained.ship_run(tmp_path / "run", "sr-x2", "cmd", root=tmp_path / "b4", bits=4)
     with pytest.raises(InvalidArgument, match="x2 model; sr-x4 is x4"):
         pretrained.ship_run(tmp_path / "run", "sr-x4", "cmd", root=tmp_path / "w")
 

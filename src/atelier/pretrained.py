@@ -221,14 +221,15 @@ def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
 
 
 def ship_run(
-    run: str | os.PathLike, name: str, command: str, *, root: str | os.PathLike | None = None, half: bool = False
+    run: str | os.PathLike, name: str, command: str, *, root: str | os.PathLike | None = None, bits: int = 32
 ) -> Path:
     """Copy run folder ``run``'s exported model into shipped model ``name``, with its recipe.
 
     Maintainers' step after training: ``python -c "from atelier.pretrained import ship_run;
     ship_run('runs/sr-x4', 'sr-x4', 'atelier train sr ...')"``. The files are written
-    atomically; the model is loaded first, so a corrupt export is never shipped. ``half``
-    stores the weights as float16 (half the size; loading casts them back to float32).
+    atomically; the model is loaded first, so a corrupt export is never shipped. ``bits``:
+    32 copies the weights as they are; 16 stores float16; 8 stores 8-bit codes per output
+    channel (:mod:`atelier.models.quantize`, a quarter of the size). Loading gives float32.
     """
     from atelier.image import write_atomic
     from atelier.models.registry import CONFIG_FILE, WEIGHTS_FILE
@@ -242,12 +243,19 @@ def ship_run(
     folder = pretrained_dir(name, root=root)
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / CONFIG_FILE, (Path(run) / CONFIG_FILE).read_bytes())
-    if half:
+    if bits not in (8, 16, 32):
+        raise InvalidArgument(f"bits must be 8, 16 or 32, got {bits}")
+    if bits == 32:
+        write_atomic(folder / WEIGHTS_FILE, (Path(run) / WEIGHTS_FILE).read_bytes())
+    else:
         from safetensors.torch import save
 
-        state = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
-        write_atomic(folder / WEIGHTS_FILE, save(state, metadata={"model": spec.name, "dtype": "float16"}))
-    else:
-        write_atomic(folder / WEIGHTS_FILE, (Path(run) / WEIGHTS_FILE).read_bytes())
+        from atelier.models.quantize import quantize_state
+
+        weights = model.state_dict()
+        state = quantize_state(weights) if bits == 8 else {
+            k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in weights.items()
+        }
+        write_atomic(folder / WEIGHTS_FILE, save(state, metadata={"model": spec.name, "bits": str(bits)}))
     write_atomic(folder / RECIPE_FILE, (json.dumps(recipe, indent=1) + "\n").encode())
     return folder

@@ -262,6 +262,10 @@ def load_model(folder: str | Path, *, device: str = "cpu"):
         state = load_file(str(w_path), device=device)
     except Exception as e:  # safetensors raises its own SafetensorError / OSError
         raise AtelierError(f"{w_path} is not a readable safetensors file ({e}); re-export it") from None
+    from atelier.models.quantize import dequantize_state, is_quantized
+
+    if is_quantized(state):  # shipped 8-bit weights (atelier.models.quantize)
+        state = dequantize_state(state)
     try:
         module.load_state_dict(state, strict=True)
     except RuntimeError as e:
