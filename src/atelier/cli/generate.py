@@ -56,7 +56,7 @@ def sample(
     from atelier.tasks.generate import (
         interpolate, load_generator, make_grid, sample_images, save_each, save_grid,
     )
-    from atelier.train import select_device
+    from atelier.devices import select_device
 
     if (output is None) == (each is None):
         raise InvalidArgument("give either -o GRID.png or --each FOLDER (one of them)")

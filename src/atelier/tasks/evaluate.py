@@ -237,7 +237,7 @@ def evaluate_model(
     n = _check_count(n)
     batch_size = _check_count(batch_size, "batch_size")
     if not isinstance(model, torch.nn.Module):
-        from atelier.train import select_device
+        from atelier.devices import select_device
 
         model = load_generator(model, device=select_device(str(device)))
     dev = _device(device, model)
@@ -293,7 +293,7 @@ def evaluate_real(
     ``size`` and ``channels`` (None: ``data``'s own, and ``against`` gets the same).
     """
     from atelier.data import make_dataset
-    from atelier.train import select_device
+    from atelier.devices import select_device
 
     metrics = parse_metrics(metrics)
     batch_size = _check_count(batch_size, "batch_size")

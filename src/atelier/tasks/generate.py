@@ -180,7 +180,7 @@ def _device(device: str | torch.device | None, model: torch.nn.Module) -> torch.
     if device is None:
         p = next(model.parameters(), None)
         return p.device if p is not None else torch.device("cpu")
-    from atelier.train import select_device
+    from atelier.devices import select_device
 
     return select_device(str(device))
 

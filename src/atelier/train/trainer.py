@@ -46,6 +46,7 @@ import numpy as np
 import torch
 
 from atelier.errors import InvalidArgument
+from atelier.devices import select_device
 from atelier.train.checkpoint import (
     checkpoint_path,
     latest_checkpoint,
@@ -84,20 +85,6 @@ class TrainConfig:
             raise InvalidArgument(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
             raise InvalidArgument(f"ema_decay must be in (0, 1), got {self.ema_decay}")
-
-
-def select_device(name: str = "auto") -> torch.device:
-    """``auto`` picks cuda, then mps, then cpu; an unavailable device is a clear error."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InvalidArgument(f"device {name!r} asked for, but no CUDA GPU is available")
-    return device
 
 
 class StepContext:
