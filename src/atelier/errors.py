@@ -62,3 +62,12 @@ def lookup(table: Mapping[str, T], name: object, kind: str, *, hint: str | None 
 
 class OutputExists(AtelierError, FileExistsError):
     """Writing would overwrite an existing file (or an input) without ``overwrite=True``."""
+
+
+class UnsupportedFormat(InvalidImage):
+    """A readable image file in a format atelier does not read (GIF, DDS, PSD, ...)."""
+
+
+class CannotWrite(InvalidArgument):
+    """An output path cannot be written: its folder is a file, permission denied, read-only,
+    disk full. The message names the path and the cause."""

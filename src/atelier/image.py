@@ -17,10 +17,16 @@ Example
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import io
 import os
 import re
-import tempfile
+import secrets
+import socket
+import stat
+import threading
+import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +35,15 @@ from typing import Literal, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from atelier.errors import ImageTooLarge, InvalidArgument, InvalidImage, OutputExists
+from atelier.errors import (
+    AtelierError,
+    CannotWrite,
+    ImageTooLarge,
+    InvalidArgument,
+    InvalidImage,
+    OutputExists,
+    UnsupportedFormat,
+)
 from atelier.arrays import check_image, from_float, to_float
 
 #: Default limit on width x height, checked from the header before any pixel is decoded.
@@ -428,30 +442,203 @@ def save_image(
     if path.is_dir():
         raise OutputExists(f"{path} is a folder")
     data = encode_image(image, fmt, quality=quality, background=background)
-    write_atomic(path, data)
+    write_atomic(path, data, overwrite=overwrite)
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+# --- atomic writes ------------------------------------------------------------------------
+#
+# A temporary file is named ``.NAME.atelier-PID-HOST-RAND.tmp`` (HOST: 8 hex digits of a hash
+# of the host name), so that a later run can tell atelier's own leftovers (a writer killed by
+# SIGKILL or a power cut) from anything else and delete them: those whose process is gone
+# (same host only; another host's pid says nothing here) or that are older than a day.
+
+#: Age after which any of atelier's temporary files is stale, whoever wrote it (seconds).
+STALE_TEMP_AGE = 24 * 3600.0
+
+_TEMP_RE = re.compile(
+    r"\.(?P<name>.*)\.atelier-(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-[0-9a-f]{8}\.tmp", re.DOTALL
+)
+_HOST = hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+_CLEANED: set[str] = set()
+_CLEANED_LOCK = threading.Lock()
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _temp_name(name: str) -> str:
+    # Keep the whole temporary name under the usual 255-byte limit on a file name.
+    short = os.fsdecode(os.fsencode(name)[:200])
+    return f".{short}.atelier-{os.getpid()}-{_HOST}-{secrets.token_hex(4)}.tmp"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        return True
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file gets the usual mode
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Delete atelier's own stale temporary files in ``folder``; return the paths deleted.
+
+    A temporary file is stale when the process that was writing it is no longer running (for
+    files written on this host) or when it is older than ``STALE_TEMP_AGE`` (a day). Only
+    names atelier makes (``.NAME.atelier-PID-HOST-RAND.tmp``) are considered; everything
+    else is left alone, and errors (missing folder, no permission) delete nothing.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> dead = os.path.join(folder, ".a.png.atelier-999999999-" + _HOST + "-0123abcd.tmp")
+    >>> open(dead, "wb").close()
+    >>> [p.name for p in remove_stale_temp_files(folder)] == [os.path.basename(dead)]
+    True
+    """
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        found = _TEMP_RE.fullmatch(entry.name)
+        if not found:
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        old = now - st.st_mtime > STALE_TEMP_AGE
+        dead = found.group("host") == _HOST and not _pid_alive(int(found.group("pid")))
+        if not (old or dead):
+            continue
+        try:
+            os.unlink(entry.path)
+        except OSError:  # gone already (another cleaner) or not ours to delete
+            continue
+        removed.append(Path(entry.path))
+    return removed
+
+
+def _clean_once(folder: Path) -> None:
+    """``remove_stale_temp_files`` at most once per folder per process; never fails."""
+    key = os.path.abspath(folder)
+    with _CLEANED_LOCK:
+        if key in _CLEANED:
+            return
+        _CLEANED.add(key)
+    try:
+        remove_stale_temp_files(folder)
+    except Exception:  # cleaning up is a courtesy; it must never make a save fail
+        pass
+
+
+def _cannot_write(path: Path, exc: OSError) -> CannotWrite:
+    return CannotWrite(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _make_parent(path: Path) -> None:
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        for p in reversed([parent, *parent.parents]):
+            if p.exists() and not p.is_dir():
+                raise CannotWrite(f"cannot write {path}: {p} is a file, not a folder") from None
+        raise CannotWrite(f"cannot write {path}: {parent} is not a folder") from None
+    except OSError as exc:
+        raise CannotWrite(
+            f"cannot write {path}: cannot create the folder {parent} ({exc.strerror or exc})"
+        ) from None
+
+
+def _exists_error(path: Path) -> OutputExists:
+    return OutputExists(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+
+
+# link() is not supported everywhere (FAT, some network and FUSE file systems).
+_NO_LINK = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
+
+
+def _publish_exclusive(tmp: str, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` only if no file has it: atomic, so of two writers racing
+    for one name exactly one wins and the other gets ``OutputExists``."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise _exists_error(path) from None
+    except OSError as exc:
+        if exc.errno not in _NO_LINK:
+            raise
+        # No hard links here: claim the name with O_EXCL (atomic), then move the data onto
+        # the claimed (empty) file. A reader may briefly see the empty file.
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            raise _exists_error(path) from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> None:
+    """Write bytes to ``path`` through a temporary file in the same folder, then rename.
+
+    With ``overwrite=False`` an existing file is never replaced, even by a concurrent writer:
+    the final name is created exclusively (a hard link, atomic) and ``OutputExists`` is raised
+    if it is taken. Missing folders are created. Stale temporary files that atelier left in
+    the folder (see ``remove_stale_temp_files``) are removed, once per folder per process.
+
+    Raises
+    ------
+    OutputExists
+        ``path`` exists and ``overwrite`` is False, or ``path`` is a folder.
+    CannotWrite
+        A parent is a file, permission denied, read-only file system, disk full, ...
+    """
+    path = Path(path)
+    _make_parent(path)
+    _clean_once(path.parent)
+    if path.is_dir():
+        raise OutputExists(f"{path} is a folder")
+    for _ in range(100):
+        tmp = str(path.parent / _temp_name(path.name))
+        try:
+            # 0o666 and the umask give the usual mode of a new file (mkstemp's is 0600).
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise _cannot_write(path, exc) from None
+    else:  # pragma: no cover - 100 collisions of 32 random bits
+        raise CannotWrite(f"cannot write {path}: cannot create a temporary file")
+    try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _publish_exclusive(tmp, path)
+    except BaseException as exc:
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, IsADirectoryError):
+            raise OutputExists(f"{path} is a folder") from None
+        if isinstance(exc, OSError) and not isinstance(exc, AtelierError):
+            raise _cannot_write(path, exc) from None
         raise
 
 
