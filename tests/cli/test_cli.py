@@ -200,18 +200,6 @@ def test_edit_one_pixel_image(tmp_path):
     assert load_image(tmp_path / "o.png").ndim == 3
 
 
-def test_demo_command(tmp_path, capsys):
-    """`make run` runs this: the contact sheet with every pipeline, refusing to overwrite."""
-    from atelier.tasks.demo import DEMO_PIPELINES
-
-    assert atelier("demo", "-o", tmp_path / "demo") == 0
-    html = (tmp_path / "demo" / "index.html").read_text()
-    assert html.count("<figure>") == len(DEMO_PIPELINES)
-    assert atelier("demo", "-o", tmp_path / "demo") == 2
-    assert "--overwrite" in capsys.readouterr().err
-    assert atelier("demo", "-o", tmp_path / "demo", "--overwrite") == 0
-
-
 def test_allocator_tuning_on_glibc():
     import platform
 
