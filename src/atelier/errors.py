@@ -23,7 +23,23 @@ class AtelierError(Exception):
 
 
 class InvalidImage(AtelierError, ValueError):
-    """A file or array is not a usable image: corrupt, truncated, empty, NaN, wrong shape."""
+    """A file or array is not a usable image: corrupt, truncated, empty, NaN, wrong shape.
+
+    ``InvalidImage(reason, path=p)`` reads ``"p: reason"``; ``.path`` and ``.reason`` keep the
+    two parts, so a caller that prints the path itself (``skipped p: reason``) can print the
+    reason alone. Without ``path``, ``.path`` is None and ``.reason`` is the whole message.
+
+    Example
+    -------
+    >>> e = InvalidImage("file is empty", path="a.png")
+    >>> str(e), e.path, e.reason
+    ('a.png: file is empty', 'a.png', 'file is empty')
+    """
+
+    def __init__(self, message: str = "", *, path: object = None) -> None:
+        self.path = None if path is None else str(path)
+        self.reason = message
+        super().__init__(message if path is None else f"{self.path}: {message}")
 
 
 class ImageTooLarge(InvalidImage):

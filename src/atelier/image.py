@@ -30,10 +30,10 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, Union
+from typing import IO, Literal, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from atelier.errors import (
     AtelierError,
@@ -88,68 +88,224 @@ def is_image_path(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in FORMATS
 
 
-def _name(source: Source) -> str:
-    return "<bytes>" if isinstance(source, (bytes, bytearray)) else str(source)
+# --- reading -------------------------------------------------------------------------------
+#
+# Hostile files (truncated, corrupt, fuzzed, bombs, other formats in disguise) were probed with
+# Pillow's own test corpus (benchmarks/hostile_files.py): every failure of a decoder becomes an
+# InvalidImage naming the file, and nothing but that one line reaches the terminal.
+
+#: Pillow format names atelier reads (a JPEG with extra frames, MPO, is read as JPEG).
+READ_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP")
+_FORMAT_NAMES = "PNG, JPEG, WebP, TIFF and BMP"
+
+#: Bytes a file may have per allowed pixel (4 channels x 32 bits: more than any format atelier
+#: reads needs, uncompressed), plus room for metadata; see ``byte_limit``.
+BYTES_PER_PIXEL = 16
+METADATA_BYTES = 16 * 2**20
 
 
-def _read_bytes(source: Source) -> bytes:
-    if isinstance(source, (bytes, bytearray)):
+def byte_limit(max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """The largest file ``load_image`` reads by default: ``16 * max_pixels + 16 MiB``.
+
+    A larger file cannot hold an image within ``max_pixels`` in the formats atelier reads
+    (even uncompressed), so it is refused before a byte is read; raising ``max_pixels`` raises
+    it too. ``DEFAULT_MAX_BYTES`` is the value for ``DEFAULT_MAX_PIXELS`` (about 1.6 GB).
+    """
+    return BYTES_PER_PIXEL * max_pixels + METADATA_BYTES
+
+
+DEFAULT_MAX_BYTES = byte_limit(DEFAULT_MAX_PIXELS)
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a plain file"
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:.4g} MB"
+
+
+def _too_many_bytes(size: str, max_bytes: int) -> str:
+    megapixels = (max_bytes - METADATA_BYTES) / BYTES_PER_PIXEL / 1e6
+    return (
+        f"file is {size}, over the limit of {_megabytes(max_bytes)} for images of up to "
+        f"{megapixels:.6g} megapixels; raise max_pixels (--max-pixels) if you trust this file"
+    )
+
+
+def _open_file(source: str | os.PathLike, path: str, max_bytes: int) -> tuple[int, os.stat_result]:
+    """An open descriptor on a regular file (no pipe, device or folder) of at most ``max_bytes``.
+
+    The file is opened without blocking (a named pipe would otherwise wait for a writer) and
+    checked with fstat on the open descriptor, so it cannot be swapped between check and read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(source, flags)
+    except FileNotFoundError:
+        raise InvalidImage("no such file", path=path) from None
+    except IsADirectoryError:
+        raise InvalidImage("is a folder, not an image file", path=path) from None
+    except OSError as exc:
+        raise InvalidImage(f"cannot read ({exc.strerror or exc})", path=path) from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise InvalidImage("is a folder, not an image file", path=path)
+        if not stat.S_ISREG(st.st_mode):
+            raise InvalidImage(f"not a regular file ({_file_kind(st.st_mode)})", path=path)
+        if st.st_size > max_bytes:
+            raise ImageTooLarge(_too_many_bytes(_megabytes(st.st_size), max_bytes), path=path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
+def _read_bytes(source: Source, path: str | None, max_bytes: int) -> bytes:
+    """All bytes of a regular file (see ``_open_file``), or of ``source`` itself."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
+        if len(data) > max_bytes:
+            raise ImageTooLarge(_too_many_bytes(_megabytes(len(data)), max_bytes), path=path)
     else:
-        path = Path(source)
-        if not path.exists():
-            raise InvalidImage(f"{path}: no such file")
-        if path.is_dir():
-            raise InvalidImage(f"{path}: is a folder, not an image file")
+        assert path is not None
+        fd, st = _open_file(source, path, max_bytes)
         try:
-            data = path.read_bytes()
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read(st.st_size + 1)
+                if len(data) > st.st_size:  # growing, or a size-0 /proc file: read on, bounded
+                    data += f.read(max_bytes + 1 - len(data))
         except OSError as exc:
-            raise InvalidImage(f"{path}: cannot read ({exc.strerror or exc})") from None
+            raise InvalidImage(f"cannot read ({exc.strerror or exc})", path=path) from None
+        finally:
+            os.close(fd)
+        if len(data) > max_bytes:
+            raise ImageTooLarge(_too_many_bytes(f"over {_megabytes(max_bytes)}", max_bytes), path=path)
     if not data:
-        raise InvalidImage(f"{_name(source)}: file is empty")
+        raise InvalidImage("file is empty", path=path)
     return data
 
 
-def _too_large(name: str, pixels: int, limit: int, size: str = "") -> str:
+# Library warnings (Pillow's UserWarnings, DecompressionBombWarning, "possibly corrupt EXIF")
+# must not reach the terminal: an error is one line. warnings.catch_warnings() swaps global
+# state and is not safe while the batch runner decodes in threads, so warnings are dropped by
+# a wrapper around warnings.showwarning that is active only in the thread that is decoding.
+# (libtiff's own warnings are switched off by Pillow's TIFF decoder itself.)
+_quiet_state = threading.local()
+_hook_lock = threading.Lock()
+
+
+def _install_warning_hook() -> None:
+    current = warnings.showwarning
+    if getattr(current, "_atelier_quiet", False):
+        return
+    with _hook_lock:
+        current = warnings.showwarning
+        if getattr(current, "_atelier_quiet", False):
+            return
+
+        def showwarning(message, category, filename, lineno, file=None, line=None):
+            if getattr(_quiet_state, "depth", 0):
+                return
+            current(message, category, filename, lineno, file, line)
+
+        showwarning._atelier_quiet = True  # type: ignore[attr-defined]
+        warnings.showwarning = showwarning
+
+
+class _quiet_warnings:
+    """Drop the warnings raised in this thread inside the block (see above)."""
+
+    def __enter__(self) -> None:
+        _install_warning_hook()
+        _quiet_state.depth = getattr(_quiet_state, "depth", 0) + 1
+
+    def __exit__(self, *exc) -> None:
+        _quiet_state.depth -= 1
+
+
+def _too_large(pixels: int, limit: int, size: str = "") -> str:
     return (
-        f"{name}: {size}{pixels / 1e6:.6g} megapixels is over the limit of {limit / 1e6:.6g}; "
+        f"{size}{pixels / 1e6:.6g} megapixels is over the limit of {limit / 1e6:.6g}; "
         f"raise max_pixels (--max-pixels) if you trust this file"
     )
 
 
-def _open_header(data: bytes, name: str, max_pixels: int) -> Image.Image:
-    """Open lazily (header only) and enforce the pixel limit before decoding."""
+def _sniff(prefix: bytes) -> str | None:
+    """Which Pillow format claims these first bytes (its ``accept`` test, no decoding)."""
+    Image.init()
+    ordered = list(READ_FORMATS) + [f for f in Image.ID if f not in READ_FORMATS]
+    for fmt in ordered:
+        factory_accept = Image.OPEN.get(fmt)
+        if not factory_accept or not factory_accept[1]:
+            continue
+        try:
+            if factory_accept[1](prefix):
+                return fmt
+        except Exception:
+            continue
+    return None
+
+
+def _open_header(fp: IO[bytes], path: str | None, max_pixels: int) -> Image.Image:
+    """Open lazily (header only), only as a format atelier reads, and enforce the pixel limit
+    before decoding. Call inside ``_quiet_warnings``."""
     if max_pixels > (Image.MAX_IMAGE_PIXELS or 0):
         # Pillow has its own bomb check inside open(); ours is the one that counts.
         Image.MAX_IMAGE_PIXELS = max_pixels
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
+        im = Image.open(fp, formats=list(READ_FORMATS))
     except Image.DecompressionBombError as exc:
         # Pillow only refuses sizes over twice its limit, which we keep >= ours.
         found = re.search(r"\((\d+) pixels\)", str(exc))
         pixels = int(found.group(1)) if found else 2 * max_pixels
-        raise ImageTooLarge(_too_large(name, pixels, max_pixels)) from None
+        raise ImageTooLarge(_too_large(pixels, max_pixels), path=path) from None
     except UnidentifiedImageError:
+        fp.seek(0)
+        fmt = _sniff(fp.read(16))
+        if fmt in READ_FORMATS:
+            raise InvalidImage(f"corrupt or truncated {fmt} header", path=path) from None
+        if fmt is not None:
+            raise UnsupportedFormat(
+                f"unsupported image format {fmt!r}; atelier reads {_FORMAT_NAMES}", path=path
+            ) from None
         raise InvalidImage(
-            f"{name}: not an image, or a format atelier cannot read "
-            f"(supported: PNG, JPEG, WebP, TIFF, BMP)"
+            f"not an image, or a format atelier cannot read (it reads {_FORMAT_NAMES})",
+            path=path,
         ) from None
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise InvalidImage(f"{name}: corrupt image header ({exc})") from None
+    except MemoryError:
+        raise InvalidImage("not enough memory to read the image header", path=path) from None
+    except Exception as exc:  # any decoder failure on a hostile header (OSError, ValueError,
+        # SyntaxError, struct.error, NotImplementedError, ...) is a bad file, not a bug
+        raise InvalidImage(f"corrupt image header ({_one_line(exc)})", path=path) from exc
     width, height = im.size
     if width * height > max_pixels:
-        raise ImageTooLarge(_too_large(name, width * height, max_pixels, f"{width}x{height} = "))
-    if width == 0 or height == 0:
-        raise InvalidImage(f"{name}: image has zero size ({width}x{height})")
+        raise ImageTooLarge(_too_large(width * height, max_pixels, f"{width}x{height} = "), path=path)
+    if width <= 0 or height <= 0:
+        raise InvalidImage(f"image has zero size ({width}x{height})", path=path)
     return im
 
 
-def _bit_depth(im: Image.Image, data: bytes) -> int:
-    """Bits per sample from the file itself (Pillow reports 16-bit colour as 8-bit 'RGB')."""
-    if im.format == "PNG" and len(data) > 24:
-        return data[24]  # IHDR bit depth
+def _bit_depth(im: Image.Image, head: bytes) -> int:
+    """Bits per sample from the file itself (Pillow reports 16-bit colour as 8-bit 'RGB');
+    ``head``: the file's first bytes."""
+    if im.format == "PNG" and len(head) > 24:
+        return head[24]  # IHDR bit depth
     if im.format == "TIFF":
         bits = im.tag_v2.get(258, (8,))
         return int(bits[0] if isinstance(bits, tuple) else bits)
@@ -160,11 +316,42 @@ def _bit_depth(im: Image.Image, data: bytes) -> int:
     return 32 if im.mode in ("I", "F") else 8
 
 
-def _orientation(im: Image.Image) -> int:
+def _png_exif(im: Image.Image, fp: IO[bytes]) -> bytes | None:
+    """The eXIf chunk of a PNG without decoding pixels (Pillow's getexif() decodes the whole
+    image when the chunk follows the pixel data): walk the chunk headers."""
+    if "exif" in im.info:
+        return im.info["exif"]
+    pos = 8
+    for _ in range(1_000_000):  # bounded: a hostile file may hold millions of tiny chunks
+        fp.seek(pos)
+        header = fp.read(8)
+        if len(header) < 8:
+            break
+        length = int.from_bytes(header[:4], "big")
+        kind = header[4:]
+        if kind == b"eXIf":
+            return fp.read(min(length, 2**20))
+        if kind == b"IEND":
+            break
+        pos += 12 + length
+    return None
+
+
+def _orientation(im: Image.Image, fp: IO[bytes]) -> int:
+    """EXIF orientation (1-8) from the header, without decoding pixels; 1 if none or broken."""
     try:
-        return int(im.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+        if im.format == "PNG":
+            raw = _png_exif(im, fp)
+            if not raw:
+                return 1
+            exif = Image.Exif()
+            exif.load(raw)
+        else:
+            exif = im.getexif()
+        value = int(exif.get(_EXIF_ORIENTATION, 1) or 1)
     except Exception:  # a broken EXIF block must not make a good image unreadable
         return 1
+    return value if 1 <= value <= 8 else 1
 
 
 def _apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -182,35 +369,72 @@ def _apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(fix(array)) if fix else array
 
 
-def _decode_16bit_color(data: bytes, name: str) -> np.ndarray:
+def _decode_16bit_color(data: bytes, path: str | None, size: tuple[int, int]) -> np.ndarray:
     """16-bit RGB(A) PNG/TIFF through OpenCV, since Pillow truncates them to 8 bits."""
     import cv2
 
     array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None:
-        raise InvalidImage(f"{name}: corrupt or truncated 16-bit image")
-    if array.ndim == 3:
-        code = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
-        array = cv2.cvtColor(array, code)
-    return array
+        raise InvalidImage("corrupt or truncated 16-bit image", path=path)
+    if array.shape[1::-1] != tuple(size) or array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise InvalidImage(
+            f"corrupt 16-bit image (the header says {size[0]}x{size[1]}, the data decode "
+            f"as {array.shape[1]}x{array.shape[0]})",
+            path=path,
+        )
+    code = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    return cv2.cvtColor(array, code)
 
 
-def _pil_to_array(im: Image.Image) -> np.ndarray:
+def _pil_to_array(im: Image.Image, path: str | None) -> np.ndarray:
     mode = im.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(im).astype(np.uint16)
     if mode == "I":  # 32-bit int grey (e.g. some 16-bit PNG/TIFF): keep as uint16
-        return np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
+        array = np.asarray(im)
+        low, high = int(array.min()), int(array.max())
+        if low < 0 or high > 65535:
+            raise InvalidImage(
+                f"32-bit integer image with values in [{low}, {high}]; atelier reads integer "
+                f"images of up to 16 bits (0..65535) and does not guess a scale",
+                path=path,
+            )
+        return array.astype(np.uint16)
     if mode == "F":
-        return np.clip(np.asarray(im, np.float32), 0.0, 1.0)
+        # A float image is taken as [0, 1] data; other ranges (0-255, HDR radiance) would be
+        # silently clipped, so they are refused rather than guessed at.
+        array = np.asarray(im, np.float32)
+        if not np.isfinite(array).all():
+            raise InvalidImage("float image holds NaN or infinite values", path=path)
+        low, high = float(array.min()), float(array.max())
+        if low < 0.0 or high > 1.0:
+            raise InvalidImage(
+                f"float image with values in [{low:.6g}, {high:.6g}]; atelier reads float "
+                f"images as values in [0, 1]: rescale it first",
+                path=path,
+            )
+        return array
     if mode in ("L", "RGB", "RGBA"):
         return np.asarray(im)
     if mode == "1":
         return np.asarray(im.convert("L"))
     if mode in ("LA", "La"):
         return np.asarray(im.convert("RGBA"))
-    has_alpha = "A" in mode or (mode == "P" and "transparency" in im.info)
+    has_alpha = "A" in mode or "a" in mode or (mode == "P" and "transparency" in im.info)
     return np.asarray(im.convert("RGBA" if has_alpha else "RGB"))
+
+
+def _decode(im: Image.Image, data: bytes, path: str | None, max_pixels: int) -> np.ndarray:
+    orientation = _orientation(im, io.BytesIO(data))
+    if im.format in ("PNG", "TIFF") and im.mode in ("RGB", "RGBA") and _bit_depth(im, data) == 16:
+        array = _decode_16bit_color(data, path, im.size)
+    else:
+        im.load()
+        width, height = im.size  # some decoders learn the size only now
+        if width * height > max_pixels:
+            raise ImageTooLarge(_too_large(width * height, max_pixels, f"{width}x{height} = "), path=path)
+        array = _pil_to_array(im, path)
+    return _apply_orientation(array, orientation)
 
 
 def composite_alpha(
@@ -235,13 +459,16 @@ def load_image(
     alpha: Literal["keep", "composite"] = "keep",
     background: tuple[int, int, int] = (255, 255, 255),
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int | None = None,
 ) -> np.ndarray:
     """Load an image file (or its bytes) into a numpy array, safely.
 
     Parameters
     ----------
     source : path or bytes
-        PNG, JPEG, WebP, TIFF or BMP.
+        PNG, JPEG, WebP, TIFF or BMP (``READ_FORMATS``); other formats Pillow knows (GIF,
+        DDS, PSD, ...) are refused with ``UnsupportedFormat``, so that only the decoders
+        atelier documents ever see untrusted bytes.
     mode : {"keep", "rgb", "rgba", "grey"}
         ``keep`` returns the file's own layout (grey ``H x W``, RGB ``H x W x 3``,
         RGBA ``H x W x 4``); the others convert.
@@ -249,18 +476,26 @@ def load_image(
         ``composite`` flattens transparency onto ``background`` (8-bit RGB).
     max_pixels : int
         Width x height limit, checked from the header before decoding (decompression bombs).
+    max_bytes : int, optional
+        File size limit, checked before reading; default ``byte_limit(max_pixels)``
+        (16 bytes per allowed pixel + 16 MiB, about 1.6 GB for the default ``max_pixels``).
 
     Returns
     -------
     numpy.ndarray
-        uint8, or uint16 for 16-bit files; EXIF orientation applied.
+        uint8, or uint16 for 16-bit files, or float32 in [0, 1] for 32-bit float TIFFs;
+        EXIF orientation applied.
 
     Raises
     ------
     InvalidImage
-        Missing, empty, truncated, corrupt or non-image file (the message names the file).
+        Missing, empty, truncated, corrupt or non-image file, a named pipe or device, a float
+        image with values outside [0, 1] (never clipped silently). The message reads
+        ``"<path>: <reason>"``; ``.path`` and ``.reason`` hold the parts.
+    UnsupportedFormat
+        An image in a format atelier does not read (GIF, DDS, PSD, ...): an InvalidImage.
     ImageTooLarge
-        More than ``max_pixels`` pixels.
+        More than ``max_pixels`` pixels, or a file over ``max_bytes``: an InvalidImage.
 
     Example
     -------
@@ -274,22 +509,22 @@ def load_image(
         raise InvalidArgument(f"mode must be keep, rgb, rgba or grey; got {mode!r}")
     if alpha not in ("keep", "composite"):
         raise InvalidArgument(f"alpha must be keep or composite; got {alpha!r}")
-    name = _name(source)
-    data = _read_bytes(source)
-    im = _open_header(data, name, max_pixels)
-    orientation = _orientation(im)
-    try:
-        if _bit_depth(im, data) == 16 and im.mode in ("RGB", "RGBA"):
-            array = _apply_orientation(_decode_16bit_color(data, name), orientation)
-        else:
-            im.load()
-            if orientation != 1:
-                im = ImageOps.exif_transpose(im)
-            array = _pil_to_array(im)
-    except InvalidImage:
-        raise
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise InvalidImage(f"{name}: corrupt or truncated image ({exc})") from None
+    path = None if isinstance(source, (bytes, bytearray, memoryview)) else str(source)
+    data = _read_bytes(source, path, byte_limit(max_pixels) if max_bytes is None else max_bytes)
+    with _quiet_warnings():
+        im = _open_header(io.BytesIO(data), path, max_pixels)
+        try:
+            array = _decode(im, data, path, max_pixels)
+        except AtelierError:
+            raise
+        except MemoryError:
+            raise InvalidImage("not enough memory to decode the image", path=path) from None
+        except Exception as exc:  # any decoder failure on hostile data is a bad file
+            raise InvalidImage(
+                f"corrupt or truncated {im.format or 'image'} ({_one_line(exc)})", path=path
+            ) from exc
+        finally:
+            im.close()
     array = _convert_mode(array, mode)
     if alpha == "composite":
         array = composite_alpha(array, background)
@@ -317,8 +552,17 @@ def _convert_mode(array: np.ndarray, mode: str) -> np.ndarray:
     return array
 
 
-def image_info(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+def image_info(
+    path: str | os.PathLike,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int | None = None,
+) -> ImageInfo:
     """Read size, mode, bit depth, format and EXIF orientation from the header only.
+
+    No pixel is decoded (the EXIF block of a PNG is found by walking its chunks), so this is
+    fast even for a large file; the same checks as ``load_image`` apply (regular file, byte
+    and pixel limits, formats atelier reads).
 
     Example
     -------
@@ -328,22 +572,38 @@ def image_info(path: str | os.PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS)
     >>> info = image_info(p); (info.width, info.height, info.bit_depth)
     (5, 2, 16)
     """
-    data = _read_bytes(path)
-    im = _open_header(data, str(path), max_pixels)
-    bands = len(im.getbands())
-    if im.mode == "P":
-        bands = 4 if "transparency" in im.info else 3
-    return ImageInfo(
-        path=str(path),
-        format=im.format or "unknown",
-        width=im.size[0],
-        height=im.size[1],
-        mode=im.mode,
-        channels=bands,
-        bit_depth=_bit_depth(im, data),
-        orientation=_orientation(im),
-        file_size=len(data),
-    )
+    name = str(path)
+    fd, st = _open_file(path, name, byte_limit(max_pixels) if max_bytes is None else max_bytes)
+    with os.fdopen(fd, "rb") as f, _quiet_warnings():
+        if st.st_size == 0:
+            raise InvalidImage("file is empty", path=name)
+        try:
+            head = f.read(32)
+            f.seek(0)
+        except OSError as exc:
+            raise InvalidImage(f"cannot read ({exc.strerror or exc})", path=name) from None
+        im = _open_header(f, name, max_pixels)
+        try:
+            bands = len(im.getbands())
+            if im.mode == "P":
+                bands = 4 if "transparency" in im.info else 3
+            return ImageInfo(
+                path=name,
+                format=im.format or "unknown",
+                width=im.size[0],
+                height=im.size[1],
+                mode=im.mode,
+                channels=bands,
+                bit_depth=_bit_depth(im, head),
+                orientation=_orientation(im, f),
+                file_size=st.st_size,
+            )
+        except AtelierError:
+            raise
+        except Exception as exc:  # a hostile header that opened but breaks on inspection
+            raise InvalidImage(f"corrupt image header ({_one_line(exc)})", path=name) from exc
+        finally:
+            im.close()
 
 
 def _format_for(path: Path, format: str | None) -> str:
