@@ -8,6 +8,7 @@ would, with its default recipe; only ``steps``, ``device=cpu``, ``checkpoint_eve
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -23,20 +24,39 @@ def _overrides(steps: int, log_every: int) -> list[str]:
             f"checkpoint_every={steps}", f"log_every={max(1, min(log_every, steps))}"]
 
 
+def _finished(run: Path, steps: int) -> dict[str, Any] | None:
+    """The earlier result of a finished run of ``steps`` steps in ``run`` (``--work`` kept it)."""
+    done = run / "benchmark_train.json"
+    if not (run / "model.safetensors").is_file() or not done.is_file():
+        return None
+    record = json.loads(done.read_text())
+    return record if record.get("steps") == steps else None
+
+
 def train(model: str, data: str, steps: int, work: Path) -> dict[str, Any]:
-    """Train ``model`` for ``steps`` into ``work/model``; wall time and the last log record."""
+    """Train ``model`` for ``steps`` into ``work/model``; wall time and the last log record.
+
+    A run that an earlier benchmark run finished in the same ``--work`` folder with the same
+    steps is reused (its recorded wall time is reported, with ``reused: true``)."""
     from atelier.tasks.training import resolve_run, train_run
 
+    earlier = _finished(work / model, steps)
+    if earlier is not None:
+        print(f"  reusing {work / model} ({steps} steps, trained in {earlier['train_seconds']:.0f} s)",
+              flush=True)
+        return {**earlier, "reused": True}
     spec = resolve_run(model, data=data, overrides=_overrides(steps, 100))
     last: dict[str, Any] = {}
     t0 = time.perf_counter()
     run = train_run(spec, work / model, on_log=last.update)
     seconds = time.perf_counter() - t0
-    return {"run": str(run), "steps": steps, "train_seconds": seconds,
-            "batch_size": spec["train"]["batch_size"], "hyper": spec["hyper"],
-            "model_config": spec["model_config"], "last_log": dict(last),
-            "command": f"atelier train {model} --data {data} "
-                       + " ".join(f"--set {o}" for o in _overrides(steps, 100)) + " --out RUN"}
+    record = {"run": str(run), "steps": steps, "train_seconds": seconds,
+              "batch_size": spec["train"]["batch_size"], "hyper": spec["hyper"],
+              "model_config": spec["model_config"], "last_log": dict(last),
+              "command": f"atelier train {model} --data {data} "
+                         + " ".join(f"--set {o}" for o in _overrides(steps, 100)) + " --out RUN"}
+    (Path(run) / "benchmark_train.json").write_text(json.dumps(record, default=str))
+    return record
 
 
 def held_out(data: str, split=HELD_SPLIT):
