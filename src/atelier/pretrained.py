@@ -37,6 +37,7 @@ __all__ = [
     "run_recipe",
     "ship_run",
     "load_restoration_model",
+    "describe_pretrained",
 ]
 
 #: Where the shipped weights live (``atelier/weights``); tests point it elsewhere.
@@ -53,18 +54,21 @@ class Pretrained:
     scale: int
     train_command: str
     summary: str
+    use: str = ""
 
 
 PRETRAINED: dict[str, Pretrained] = {
     f"sr-x{s}": Pretrained(
         f"sr-x{s}", "sr", s, f"atelier train sr --data DIR --scale {s} --out RUN",
         f"x{s} super-resolution (EDSR-style, trained on photos80)",
+        f"atelier upscale PHOTO -o OUT.png --scale {s}",
     )
     for s in (2, 3, 4)
 }
 PRETRAINED["denoise"] = Pretrained(
     "denoise", "denoise", 1, "atelier train denoise --data DIR --sigma 0:50 --out RUN",
     "colour denoiser for Gaussian noise of sigma 0..50 (DnCNN with a noise-level map)",
+    "atelier denoise PHOTO -o OUT.png [--sigma 25]",
 )
 
 _LIGHT_STYLE = ("--set width=16 --set res_width=48 --set up_width=8 --set blocks=3 --set out_kernel=3 "
@@ -77,10 +81,12 @@ for _name, _sample, _what in (
         _name, "style", 1,
         f"atelier train style --style {_sample}.png --data DIR --out RUN {_LIGHT_STYLE}",
         f"feed-forward style network: {_what}; light variant, 0.16 M parameters",
+        f"atelier stylize PHOTO --model {_name} -o OUT.png",
     )
 PRETRAINED["inpaint"] = Pretrained(
     "inpaint", "inpaint", 1, "atelier train inpaint --data DIR --out RUN --set width=24 --set steps=1800 --set data.holdout=15",
     "inpainting: smooth pyramid fill corrected by a gated-convolution U-Net, trained on photos80",
+    "atelier inpaint PHOTO --mask MASK.png --method inpaint -o OUT.png",
 )
 
 
@@ -108,8 +114,10 @@ def _one_line(text: str) -> str:
 
 def _load_folder(folder: Path, what: str, device: str):
     """``load_model`` with every failure as one ``InvalidArgument`` line naming ``what``."""
+    from atelier.devices import select_device
     from atelier.models import load_model
 
+    device = str(select_device(device))  # an unknown or missing device is its own error, first
     try:
         return load_model(folder, device=device)
     except AtelierError as exc:
@@ -122,7 +130,10 @@ def load_pretrained(name: str, *, root: str | os.PathLike | None = None, device:
     Raises ``UnknownName`` for a name not in ``PRETRAINED``, and ``InvalidArgument`` when
     this install does not hold the weights (saying how to train them) or a file is corrupt.
     """
+    from atelier.devices import select_device
+
     spec = lookup(PRETRAINED, name, "shipped model")
+    device = str(select_device(device))
     folder = pretrained_dir(name, root=root)
     if not is_installed(name, root=root):
         raise InvalidArgument(
@@ -130,6 +141,47 @@ def load_pretrained(name: str, *, root: str | os.PathLike | None = None, device:
             f"with `{spec.train_command}`, then pass `--model RUN` (model=RUN in Python)"
         )
     return _load_folder(folder, f"the shipped weights {name!r}", device)
+
+
+def describe_pretrained(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any]:
+    """What ``atelier weights`` lists for shipped model ``name``: task, files, size, parameters.
+
+    ``size_mb`` is the size on disk of its folder (weights, config, recipe) in MB (10^6
+    bytes); ``parameters`` counts the network's parameters (built from ``model.json``, no
+    weights read); ``best`` is the best validation record of its recipe. A model missing
+    from this install has ``installed: False`` and no size or parameters.
+
+    Example
+    -------
+    >>> d = describe_pretrained("sr-x4")
+    >>> d["task"], d["model"], d["parameters"] > 0
+    ('sr', 'edsr', True)
+    """
+    from atelier.models import build_model
+    from atelier.models.registry import CONFIG_FILE
+
+    spec = lookup(PRETRAINED, name, "shipped model")
+    folder = pretrained_dir(name, root=root)
+    info: dict[str, Any] = {
+        "name": name, "task": spec.task, "scale": spec.scale, "summary": spec.summary,
+        "use": spec.use, "train_command": spec.train_command, "installed": is_installed(name, root=root),
+        "model": None, "size_mb": None, "parameters": None, "best": None, "path": str(folder),
+    }
+    if not info["installed"]:
+        return info
+    info["size_mb"] = round(sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 1e6, 2)
+    try:
+        config = json.loads((folder / CONFIG_FILE).read_text("utf-8"))
+        net = build_model(config["model"], config.get("config", {}))
+    except (ValueError, KeyError, TypeError, AtelierError) as exc:
+        raise InvalidArgument(_one_line(f"{folder / CONFIG_FILE} cannot be read ({exc}); re-export it")) from None
+    info["model"] = config["model"]
+    info["parameters"] = sum(p.numel() for p in net.parameters())
+    recipe = pretrained_recipe(name, root=root)
+    if recipe is not None:
+        info["best"] = recipe.get("best")
+        info["minutes"] = recipe.get("minutes")
+    return info
 
 
 def pretrained_recipe(name: str, *, root: str | os.PathLike | None = None) -> dict[str, Any] | None:
@@ -152,8 +204,11 @@ def load_restoration_model(source: Any, *, device: str = "cpu", root: str | os.P
     """
     import torch
 
+    from atelier.devices import select_device
+
     if isinstance(source, torch.nn.Module):
         return source
+    device = str(select_device(device))  # before any file is read
     if isinstance(source, str) and source in PRETRAINED:
         return load_pretrained(source, root=root, device=device)
     if not isinstance(source, (str, os.PathLike)):

@@ -89,7 +89,9 @@ def test_errors(pair):
         (dict(styles=[style], style_weights=[1, 2]), "one style weight"),
         (dict(styles=[style], style_weights=[0]), "not all zero"),
         (dict(styles=[style], steps=0), "steps and scales"),
-        (dict(styles=[style], optimizer="sgd"), "optimizer is lbfgs or adam"),
+        (dict(styles=[style], optimizer="sgd"), "optimizer must be lbfgs or adam, got 'sgd'"),
+        (dict(styles=[style], init="zeros"), "init must be content or noise, got 'zeros'"),
+        (dict(styles=[style], device="tpu"), "unknown device 'tpu'"),
     ]
     for kwargs, match in cases:
         with pytest.raises(InvalidArgument, match=match):

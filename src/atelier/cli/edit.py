@@ -22,7 +22,7 @@ def edit(
     quality: int = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing files."),
     workers: Optional[int] = typer.Option(
-        None, "--workers", "-j", min=1, help="Cores to use: one worker process each (default: all)."
+        None, "--workers", "-j", min=1, help="Files edited at once, one thread each (default: one per core)."
     ),
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1),
 ) -> None:

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from atelier.cli.progress import progress_bar
+from atelier.devices import DEVICE_HELP, select_device
 from atelier.errors import InvalidArgument
 from atelier.tasks.tiling import DEFAULT_TILE
 
@@ -52,7 +53,7 @@ def evaluate(
     seed: int = typer.Option(0, "--seed", help="Seed of the samples and KID subsets."),
     batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images per forward pass."),
     cache: Optional[str] = typer.Option(None, "--cache", help="Folder caching real-data features."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, mps."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     model: Optional[str] = typer.Option(None, "--model", help="sr / denoise: a shipped name, run folder, bicubic or nlm (default: shipped)."),
     scale: int = typer.Option(4, "--scale", help="sr: 2, 3 or 4."),
@@ -61,6 +62,7 @@ def evaluate(
 ) -> None:
     """Measure a generator against real data (or real data against real data), or restoration
     (`atelier evaluate sr ...`, `atelier evaluate denoise ...`) under the benchmark protocol."""
+    select_device(device)  # an unknown or missing device before any data or weights are read
     if run in ("sr", "denoise"):
         from atelier.cli.restore import evaluate_restoration
 
@@ -96,8 +98,15 @@ def evaluate(
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
         return
-    table = Table(title=f"{run or against} vs {data} ({result.features}; "
-                        f"{result.n_fake} vs {result.n_real} images)")
+    def named(name: str, part: Optional[str]) -> str:
+        return f"{name}[{part}]" if part else name
+
+    if run is not None:
+        title = f"{run} ({result.n_fake} samples) against {named(data, split)} ({result.n_real} images)"
+    else:  # --data is the reference set, --against plays the generated one: each with its own size
+        title = (f"{named(data, split)} ({result.n_real} images) against "
+                 f"{named(against, against_split)} ({result.n_fake} images)")
+    table = Table(title=f"{title}; features {result.features}")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for label, keys in _ROWS:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from atelier.cli.progress import progress_bar
+from atelier.devices import DEVICE_HELP
 from atelier.errors import InvalidArgument
 
 
@@ -46,7 +47,7 @@ def sample(
     do_interpolate: bool = typer.Option(False, "--interpolate", help="Rows of latent interpolations (slerp) instead of samples."),
     nrow: int = typer.Option(8, "--nrow", min=1, help="Images per grid row (steps per row with --interpolate)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing files."),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, mps."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
     """Sample images from a trained generator into a grid PNG (or separate files with --each).
 
@@ -62,6 +63,12 @@ def sample(
         raise InvalidArgument("give either -o GRID.png or --each FOLDER (one of them)")
     if each is not None and do_interpolate:
         raise InvalidArgument("--interpolate writes a grid: use -o GRID.png, not --each")
+    from atelier.cli.outputs import check_image_output, check_output_folder
+
+    if output is not None:
+        check_image_output(output, overwrite=overwrite)
+    else:
+        check_output_folder(each, "--each")
     labels = _parse_labels(label)
     dev = select_device(device)
     model = load_generator(run, device=dev)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from atelier.cli.files import check_format
+from atelier.cli.outputs import check_image_output
+from atelier.devices import DEVICE_HELP, select_device
 from atelier.errors import InvalidArgument
 
 
@@ -31,21 +31,21 @@ def inpaint(
     ),
     radius: float = typer.Option(5.0, "--radius", min=0.5, help="Neighbourhood of telea / ns, in pixels."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
-    device: str = typer.Option("cpu", "--device", help="Where a learned model runs (cpu, cuda)."),
+    device: str = typer.Option("auto", "--device", help=f"Where a learned model runs: {DEVICE_HELP}."),
 ) -> None:
     """Fill the masked part of IMAGE; every other pixel is kept exactly."""
     from atelier.image import load_image, save_image
     from atelier.tasks.inpaint import box_mask
     from atelier.tasks.inpaint import inpaint as inpaint_image
 
-    check_format(Path(output).suffix or None)
+    check_image_output(output, overwrite=overwrite)
     if (mask is None) == (not box):
         raise InvalidArgument("give exactly one of --mask MASK.png and --box x,y,w,h")
-    if Path(output).exists() and not overwrite:
-        raise InvalidArgument(f"{output} exists; pass --overwrite to replace it")
+    boxes = [_box(b) for b in box]
+    dev = str(select_device(device))
     picture = load_image(image)
-    holes = load_image(mask) if mask is not None else box_mask(picture.shape, [_box(b) for b in box])
-    save_image(output, inpaint_image(picture, holes, method, radius=radius, device=device), overwrite=True)
+    holes = load_image(mask) if mask is not None else box_mask(picture.shape, boxes)
+    save_image(output, inpaint_image(picture, holes, method, radius=radius, device=dev), overwrite=True)
     typer.echo(f"wrote {output}", err=True)
 
 

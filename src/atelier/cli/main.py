@@ -18,7 +18,7 @@ from typer.exceptions import TyperException
 
 from atelier.cli import compare, demo, edit, info, ops_list, train
 from atelier.cli import evaluate, generate
-from atelier.cli import inpaint, restore, stylize
+from atelier.cli import inpaint, restore, stylize, weights
 from atelier.cli.memory import tune_allocator
 from atelier.errors import AtelierError
 
@@ -28,7 +28,34 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},  # inherited by every command
 )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("atelier")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"atelier {_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+    ),
+) -> None:
+    """Deep-learning image generation and editing: train, sample, edit, measure — offline."""
+
+
 edit.register(app)
 ops_list.register(app)
 compare.register(app)
@@ -40,6 +67,7 @@ train.register(app)
 restore.register(app)
 stylize.register(app)
 inpaint.register(app)
+weights.register(app)
 
 
 def fail(message: str) -> None:

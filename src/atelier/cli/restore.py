@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import os
 from functools import partial
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
 import numpy as np
 import typer
 
 from atelier.cli.files import check_format, run_files
 from atelier.cli.progress import progress_bar
+from atelier.devices import DEVICE_HELP, select_device
 from atelier.errors import InvalidArgument
 from atelier.image import DEFAULT_MAX_PIXELS
 from atelier.tasks.tiling import DEFAULT_TILE
@@ -33,8 +34,17 @@ from atelier.tasks.batch import SaveOptions, plan_jobs
 class _Edit:
     """The one-method object ``run_jobs`` applies to each image."""
 
-    def __init__(self, fn: Callable[[np.ndarray], np.ndarray]) -> None:
+    def __init__(self, fn: Callable[[np.ndarray], Any]) -> None:
         self.apply = fn
+
+
+def _denoise_noting_sigma(image: np.ndarray, **kwargs: Any) -> Any:
+    """``denoise`` that tells the user the noise level it estimated (``--sigma auto``)."""
+    from atelier.tasks.batch import Edited
+    from atelier.tasks.restore import denoise
+
+    out, sigma = denoise(image, return_sigma=True, **kwargs)
+    return Edited(out, f"estimated noise sigma {sigma:.1f}")
 
 
 def parse_sigma(text: str) -> float | str:
@@ -62,8 +72,8 @@ def _check_tile(net, tile: int) -> None:
 
 def _run_batch(
     label: str,
-    fn: Callable[[np.ndarray], np.ndarray],
-    inputs: List[str],
+    fn: Callable[[np.ndarray], Any],
+    jobs: list,
     output: str,
     *,
     format: Optional[str],
@@ -72,7 +82,6 @@ def _run_batch(
     workers: int,
     max_pixels: int,
 ) -> None:
-    jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)
     options = SaveOptions(format=format, quality=quality, overwrite=overwrite, max_pixels=max_pixels)
     if workers > 1:  # files in parallel: share the cores among them instead of oversubscribing
         import torch
@@ -88,7 +97,7 @@ _FORMAT = typer.Option(None, "--format", help="png, jpg, webp, tif or bmp.")
 _QUALITY = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality.")
 _OVERWRITE = typer.Option(False, "--overwrite", help="Replace existing files.")
 _WORKERS = typer.Option(1, "--workers", "-j", min=1, help="Files restored at once (they share the cores).")
-_DEVICE = typer.Option("cpu", "--device", help="cpu or cuda.")
+_DEVICE = typer.Option("auto", "--device", help=DEVICE_HELP)
 _MAX_PIXELS = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Limit on input and output width x height.")
 
 
@@ -113,10 +122,12 @@ def upscale(
     from atelier.tasks.restore import upscale as upscale_image
 
     check_format(format)
-    net = load_sr_model(model, scale, device=device)  # every model error before any file
+    dev = str(select_device(device))
+    jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)  # every -o mistake first
+    net = load_sr_model(model, scale, device=dev)  # every model error before any image is read
     _check_tile(net, tile)
-    fn = partial(upscale_image, scale=scale, model=net, tile=tile, device=device, max_pixels=max_pixels)
-    _run_batch("upscaling", fn, inputs, output, format=format, quality=quality, overwrite=overwrite,
+    fn = partial(upscale_image, scale=scale, model=net, tile=tile, device=dev, max_pixels=max_pixels)
+    _run_batch("upscaling", fn, jobs, output, format=format, quality=quality, overwrite=overwrite,
                workers=workers, max_pixels=max_pixels)
 
 
@@ -138,20 +149,29 @@ def denoise(
     device: str = _DEVICE,
     max_pixels: int = _MAX_PIXELS,
 ) -> None:
-    """Remove noise with a DnCNN denoiser (alpha kept)."""
+    """Remove noise with a DnCNN denoiser (alpha kept).
+
+    With --sigma auto the level is estimated per image and printed on stderr
+    (`photo.png: estimated noise sigma 23.4`).
+    """
     from atelier.tasks.restore import denoise as denoise_image
     from atelier.tasks.restore import load_denoiser
 
     check_format(format)
     level = parse_sigma(sigma)
-    net = load_denoiser(model, device=device)  # every model error before any file
+    dev = str(select_device(device))
+    jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)  # every -o mistake first
+    net = load_denoiser(model, device=dev)  # every model error before any image is read
     if net != "nlm" and not net.config.noise_map and level != "auto":
         raise InvalidArgument(
             f"--model {model or 'denoise'} is a blind denoiser: it takes no --sigma; use --sigma auto"
         )
     _check_tile(net, tile)
-    fn = partial(denoise_image, sigma=level, model=net, tile=tile, device=device, max_pixels=max_pixels)
-    _run_batch("denoising", fn, inputs, output, format=format, quality=quality, overwrite=overwrite,
+    if level == "auto":  # say the level found in each image
+        fn = partial(_denoise_noting_sigma, sigma=level, model=net, tile=tile, device=dev, max_pixels=max_pixels)
+    else:
+        fn = partial(denoise_image, sigma=level, model=net, tile=tile, device=dev, max_pixels=max_pixels)
+    _run_batch("denoising", fn, jobs, output, format=format, quality=quality, overwrite=overwrite,
                workers=workers, max_pixels=max_pixels)
 
 
@@ -180,10 +200,7 @@ def evaluate_restoration(
 
     from atelier.tasks.restoration_eval import evaluate_denoise, evaluate_sr, list_images
 
-    if device == "auto":
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(select_device(device))
     total = len(list_images(data))
     with progress_bar(f"evaluating {task}", total=total) as advance:
         step = lambda name: advance()  # noqa: E731

@@ -12,8 +12,9 @@ from typing import List, Optional
 
 import typer
 
-from atelier.cli.files import check_format
+from atelier.cli.outputs import check_image_output
 from atelier.cli.progress import progress_bar
+from atelier.devices import DEVICE_HELP, select_device
 from atelier.errors import InvalidArgument
 
 
@@ -44,33 +45,34 @@ def stylize(
     preserve_color: bool = typer.Option(False, "--preserve-color", help="Keep the content's colours."),
     init: str = typer.Option("content", "--init", help="Start from the content or from noise."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise start."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
 ) -> None:
     """Paint CONTENT in the style of --style images (Gatys et al. 2016) or with a --model."""
-    from pathlib import Path
-
     from atelier.image import load_image, save_image
     from atelier.tasks.stylize import stylize as stylize_image
 
-    check_format(Path(output).suffix or None)
-    if Path(output).exists() and not overwrite:
-        raise InvalidArgument(f"{output} exists; pass --overwrite to replace it")
+    check_image_output(output, overwrite=overwrite)
     if bool(style) == bool(model):
         raise InvalidArgument("give exactly one of --style STYLE (optimisation) and --model RUN (a trained network)")
+    if optimizer not in ("lbfgs", "adam"):
+        raise InvalidArgument(f"--optimizer must be lbfgs or adam, got {optimizer!r}")
+    if init not in ("content", "noise"):
+        raise InvalidArgument(f"--init must be content or noise, got {init!r}")
+    mix = _weights(style_weights, len(style))
+    dev = select_device(device)
     image = load_image(content)
     if model is not None:
         from atelier.tasks.stylize import stylize_with_model
 
-        result = stylize_with_model(image, model, size=size, device=device)
+        result = stylize_with_model(image, model, size=size, device=dev)
     else:
-        mix = _weights(style_weights, len(style))
         styles = [load_image(path, mode="rgb") for path in style]
         with progress_bar("stylizing", total=steps) as advance:
             result = stylize_image(
                 image, styles, style_weights=mix, size=size or 512, steps=steps, content_weight=content_weight,
                 tv_weight=tv_weight, optimizer=optimizer, scales=scales, preserve_color=preserve_color,
-                init=init, seed=seed, device=device, on_step=lambda loss: advance(1, f"loss {loss:.4g}"),
+                init=init, seed=seed, device=dev, on_step=lambda loss: advance(1, f"loss {loss:.4g}"),
             )
     save_image(output, result, overwrite=True)
     typer.echo(f"wrote {output}", err=True)

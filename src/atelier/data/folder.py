@@ -54,7 +54,10 @@ def list_images(root: str | os.PathLike) -> list[Path]:
     if not root.exists():
         raise InvalidArgument(f"{root}: no such folder; check the dataset path")
     if root.is_file():
-        raise InvalidArgument(f"{root}: is a file; give the folder that holds the images")
+        raise InvalidArgument(
+            f"{root} is a file; --data takes a folder of images, an IDX file pair or a dataset "
+            f"name (see `atelier datasets`)"
+        )
     files = sorted(
         p
         for p in root.rglob("*")

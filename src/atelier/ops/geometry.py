@@ -126,7 +126,10 @@ def rotate(
     fill: Annotated[
         tuple[float, ...], "colour of uncovered areas, in image units (1 value or 1 per channel)"
     ] = (0.0,),
-    interpolation: Literal["nearest", "bilinear", "bicubic", "lanczos"] = "bilinear",
+    interpolation: Annotated[
+        Literal["nearest", "bilinear", "bicubic", "lanczos"],
+        "resampling for angles that are not multiples of 90 degrees",
+    ] = "bilinear",
 ) -> np.ndarray:
     """Rotate counter-clockwise by ``angle`` degrees about the image centre.
 
@@ -287,7 +290,10 @@ def resize(
     fit: Annotated[
         tuple[int, int] | None, _SIZE, "box w,h to fit inside, keeping the aspect"
     ] = None,
-    method: Literal["auto", "nearest", "bilinear", "bicubic", "lanczos", "area"] = "auto",
+    method: Annotated[
+        Literal["auto", "nearest", "bilinear", "bicubic", "lanczos", "area"],
+        "resampling; auto: area to shrink, bicubic to enlarge",
+    ] = "auto",
     antialias: Annotated[bool, "Pillow's resampling: kernels widen when shrinking"] = False,
 ) -> np.ndarray:
     """Resize to a size given by width and/or height, a scale factor, or a box to fit in.

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
+
 from atelier.errors import AtelierError, InvalidArgument, OutputExists
 from atelier.image import DEFAULT_MAX_PIXELS, FORMATS, is_image_path, load_image, save_image
 from atelier.ops.pipeline import Pipeline
@@ -41,6 +43,7 @@ class Job:
 class JobResult:
     job: Job
     error: str | None = None
+    note: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -81,10 +84,71 @@ def expand_inputs(inputs: Sequence[str]) -> list[tuple[Path, Path]]:
     return found
 
 
+#: Suffixes of other well-known image formats: a path ending in one of them names an image
+#: file (one that atelier cannot write), not a folder.
+OTHER_IMAGE_SUFFIXES = (
+    ".gif", ".heic", ".heif", ".avif", ".jxl", ".jp2", ".j2k", ".ico", ".icns", ".svg", ".psd",
+    ".tga", ".ppm", ".pgm", ".pbm", ".pnm", ".exr", ".hdr", ".dds", ".pcx", ".xcf", ".raw",
+    ".dng", ".cr2", ".nef", ".arw", ".apng", ".jfif", ".pdf", ".eps",
+)
+
+#: The suffixes atelier writes, for messages: ".png, .jpg, ... or .bmp".
+SUPPORTED = ", ".join(list(FORMATS)[:-1]) + " or " + list(FORMATS)[-1]
+
+
+def image_suffix_error(output: str | os.PathLike, option: str = "-o") -> str | None:
+    """The one-line error for an image file path atelier cannot write, or None when it can.
+
+    Example
+    -------
+    >>> print(image_suffix_error("x.gif"))
+    -o x.gif: atelier cannot write GIF files; use .png, .jpg, .jpeg, .webp, .tif, .tiff or .bmp
+    >>> image_suffix_error("x.PNG") is None
+    True
+    """
+    suffix = Path(output).suffix.lower()
+    if suffix in FORMATS:
+        return None
+    if suffix in OTHER_IMAGE_SUFFIXES:
+        return f"{option} {output}: atelier cannot write {suffix[1:].upper()} files; use {SUPPORTED}"
+    if not suffix:
+        return f"{option} {output}: give a file name ending in {SUPPORTED}"
+    return f"{option} {output}: {suffix} is not an image format atelier writes; use {SUPPORTED}"
+
+
+def check_output_parent(output: str | os.PathLike) -> None:
+    """Refuse an output under an existing file (``photo.jpg/x.png``) or in an unwritable folder.
+
+    Example
+    -------
+    >>> import tempfile, os
+    >>> f = os.path.join(tempfile.mkdtemp(), "photo.jpg"); open(f, "wb").close()
+    >>> check_output_parent(os.path.join(f, "x.png"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    atelier.errors.InvalidArgument: cannot write to .../photo.jpg/x.png: .../photo.jpg is a file, not a folder
+    """
+    path = Path(output)
+    for ancestor in reversed(path.parents):
+        if str(ancestor) in ("", "."):
+            continue
+        if ancestor.exists() and not ancestor.is_dir():
+            raise InvalidArgument(f"cannot write to {output}: {ancestor} is a file, not a folder")
+    existing = next((a for a in [path.parent, *path.parents] if a.exists()), None)
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise InvalidArgument(f"cannot write to {output}: the folder {existing} is not writable")
+
+
 def _with_format(path: Path, format: str | None) -> Path:
     if format is None:
         return path
     return path.with_suffix("." + format.lower().lstrip("."))
+
+
+def _names_folder(output: str | os.PathLike) -> bool:
+    """``-o out/`` (a trailing separator) or an existing folder."""
+    text = os.fspath(output)
+    return text.endswith(("/", os.sep)) or Path(text).is_dir()
 
 
 def plan_jobs(
@@ -92,17 +156,37 @@ def plan_jobs(
 ) -> list[Job]:
     """Map inputs to output paths. ``output`` is a file for one input file, else a folder.
 
+    One input file and an ``output`` with an image suffix writes that file (``output`` without
+    a suffix, ending in ``/`` or an existing folder: into that folder). Several inputs, a
+    folder or a glob write into the folder ``output``; an ``output`` ending in an image
+    suffix is then an error, as is a suffix atelier cannot write (``.gif``) for one file, a
+    ``format`` that disagrees with the file's suffix, and a parent of ``output`` that is a file.
     Refuses (``OutputExists``) to write over any input unless ``overwrite`` is given, and
     (``InvalidArgument``) two inputs that would land on the same output.
     """
     sources = expand_inputs(inputs)
     out = Path(output)
-    single_file = (
-        len(sources) == 1 and len(inputs) == 1 and Path(inputs[0]).is_file() and is_image_path(out)
-    )
-    if single_file:
-        jobs = [Job(sources[0][0], _with_format(out, format))]
+    check_output_parent(output)
+    suffix = out.suffix.lower()
+    one_file = len(inputs) == 1 and Path(inputs[0]).is_file()
+    if one_file and not _names_folder(output) and suffix:
+        message = image_suffix_error(output)
+        if message is not None:
+            raise InvalidArgument(message)
+        if format is not None and FORMATS["." + format.lower().lstrip(".")] != FORMATS[suffix]:
+            raise InvalidArgument(
+                f"-o {output} and --format {format} disagree; change the suffix or drop --format"
+            )
+        jobs = [Job(sources[0][0], out)]
     else:
+        if not _names_folder(output) and (suffix in FORMATS or suffix in OTHER_IMAGE_SUFFIXES):
+            n = len(sources)
+            if n == 1:
+                raise InvalidArgument(
+                    f"-o {output} names a file, but {inputs[0]} is a folder or a glob, whose images "
+                    f"go into a folder; give a folder (or the one image file as input)"
+                )
+            raise InvalidArgument(f"-o {output} names a file, but {n} images would be written; give a folder")
         if out.exists() and not out.is_dir():
             raise InvalidArgument(f"{out} is a file; give a folder for {len(sources)} inputs")
         jobs = [Job(src, _with_format(out / rel, format)) for src, rel in sources]
@@ -122,13 +206,37 @@ def plan_jobs(
     return jobs
 
 
+@dataclass(frozen=True)
+class Edited:
+    """What a processor's ``apply`` may return instead of a bare image: the image and a note
+    about it for the user (e.g. the noise level ``denoise`` estimated)."""
+
+    image: np.ndarray
+    note: str | None = None
+
+
+def _reason(exc: BaseException, source: Path) -> str:
+    """The cause of a failure without the file name (the caller prints the path once)."""
+    reason = getattr(exc, "reason", None)
+    text = str(reason) if reason else (str(exc) or type(exc).__name__)
+    for prefix in (f"{source}: ", f"{source.name}: "):
+        if text.startswith(prefix):
+            return text[len(prefix):]
+    if not isinstance(exc, AtelierError):  # a bug or a machine limit: say which
+        text = f"{type(exc).__name__}: {text}" if reason is None and str(exc) else text
+    return text
+
+
 def run_job(job: Job, pipeline: Pipeline, options: SaveOptions) -> JobResult:
-    """Load, edit and save one image; an ``AtelierError`` becomes a failed result."""
+    """Load, edit and save one image; any exception becomes a failed result (the batch goes on)."""
+    note = None
     try:
         if job.target.exists() and not options.overwrite:
             raise OutputExists(f"{job.target} exists; pass --overwrite to replace it")
         image = load_image(job.source, max_pixels=options.max_pixels)
         result = pipeline.apply(image)
+        if isinstance(result, Edited):
+            result, note = result.image, result.note
         save_image(
             job.target,
             result,
@@ -136,9 +244,9 @@ def run_job(job: Job, pipeline: Pipeline, options: SaveOptions) -> JobResult:
             quality=options.quality,
             overwrite=options.overwrite,
         )
-    except AtelierError as exc:
-        return JobResult(job, str(exc))
-    return JobResult(job)
+    except Exception as exc:  # noqa: BLE001 - one bad file (or a bug on it) must not stop a batch
+        return JobResult(job, _reason(exc, job.source))
+    return JobResult(job, note=note)
 
 
 def run_jobs(

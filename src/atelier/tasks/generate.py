@@ -128,8 +128,10 @@ def resolve_run(run: str | os.PathLike) -> Path:
 
 def load_generator(run: str | os.PathLike, *, device: str | torch.device = "cpu") -> torch.nn.Module:
     """Load the exported model of a RUN on ``device`` (eval mode); refuse non-generators."""
+    from atelier.devices import select_device
     from atelier.models import load_model
 
+    device = select_device(device)  # an unknown or missing device before any file is read
     model = load_model(resolve_run(run), device=str(device))
     _decoder(model)
     return model

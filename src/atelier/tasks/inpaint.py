@@ -102,6 +102,9 @@ def inpaint(
     -------
     The image with the masked pixels filled, same shape and dtype.
     """
+    from atelier.devices import select_device
+
+    select_device(device)  # checked for every method: a wrong name is an error, not ignored
     if not isinstance(method, str) or method.lower() not in CLASSIC_METHODS:
         from atelier.pretrained import PRETRAINED
         from atelier.tasks.inpaint_learned import inpaint_with_model

@@ -105,9 +105,14 @@ def inpaint_with_model(
     """
     from atelier.tasks.inpaint import check_mask
 
+    from atelier.devices import select_device
+
+    device = select_device(device)  # an unknown or missing device first, one line
     img = check_image(image)
     holes = check_mask(mask, img.shape)
     net = load_inpaint_model(model, device=device).eval()
+    param = next(net.parameters(), None)
+    device = param.device if param is not None else device  # a module runs where it is
     planes, alpha = split_alpha(to_float(img) if img.ndim == 3 else to_float(img)[..., None])
     grey = planes.shape[2] == 1
     rgb = torch.from_numpy(np.ascontiguousarray(planes, dtype=np.float32)).permute(2, 0, 1)[None]

@@ -84,6 +84,13 @@ def _check_pixels(h: int, w: int, max_pixels: int, what: str) -> None:
         )
 
 
+def _check_device(device: object) -> str:
+    """``auto``, ``cpu``, ``cuda``, ...: checked even where a baseline ignores it."""
+    from atelier.devices import select_device
+
+    return str(select_device(device))  # type: ignore[arg-type]
+
+
 def _check_scale(scale: object) -> int:
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale not in SCALES:
         raise InvalidArgument(f"scale must be 2, 3 or 4, got {scale!r}")
@@ -260,6 +267,7 @@ def upscale(
     h, w = image.shape[:2]
     _check_pixels(h, w, max_pixels, "the input is")
     _check_pixels(h * scale, w * scale, max_pixels, f"upscaling {w}x{h} by {scale} would give")
+    device = _check_device(device)
     net = load_sr_model(model, scale, device=device)
 
     def bicubic(a: np.ndarray) -> np.ndarray:
@@ -369,7 +377,8 @@ def denoise(
     device: str = "cpu",
     *,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> np.ndarray:
+    return_sigma: bool = False,
+) -> np.ndarray | tuple[np.ndarray, float]:
     """Remove Gaussian-like noise with a DnCNN denoiser (or OpenCV non-local means).
 
     Parameters
@@ -389,10 +398,14 @@ def denoise(
         Where a loaded network runs (a module passed in runs where it is).
     max_pixels : int
         Limit on width x height.
+    return_sigma : bool
+        Also return the noise level: the estimate with ``sigma="auto"`` (also for a blind
+        model, which does not use it), else ``sigma`` itself.
 
     Returns
     -------
     ndarray of the input's shape and dtype; network output clamped to [0, 1]; alpha unchanged.
+    With ``return_sigma``: ``(image, sigma)``, sigma in 0..255 units.
 
     Raises
     ------
@@ -412,6 +425,7 @@ def denoise(
     sigma = _check_sigma(sigma)
     tile = _check_tile(tile)
     _check_pixels(image.shape[0], image.shape[1], max_pixels, "the input is")
+    device = _check_device(device)
     net = load_denoiser(model, device=device)
     blind = net != "nlm" and not net.config.noise_map
     if blind and sigma != "auto":
@@ -419,9 +433,14 @@ def denoise(
             f"{_label(model, net)} is a blind denoiser: it takes no sigma; use sigma='auto' "
             "(--sigma auto) or a model trained with a noise-level map"
         )
+    known = None if sigma == "auto" and (blind and not return_sigma) else (
+        estimate_noise_sigma(image) if sigma == "auto" else sigma
+    )
     if net == "nlm":
-        return nlm_denoise(image, estimate_noise_sigma(image) if sigma == "auto" else sigma)
-    level = None if blind else (estimate_noise_sigma(image) if sigma == "auto" else sigma)
-    rgb, alpha = split_alpha(image)
-    out = _run(net, _planes(rgb), lambda t: net(t, level), 1, tile, image.dtype)
-    return merge_alpha(_restore_layout(out, rgb), alpha)
+        out = nlm_denoise(image, known)
+    else:
+        level = None if blind else known
+        rgb, alpha = split_alpha(image)
+        planes = _run(net, _planes(rgb), lambda t: net(t, level), 1, tile, image.dtype)
+        out = merge_alpha(_restore_layout(planes, rgb), alpha)
+    return (out, float(known)) if return_sigma else out

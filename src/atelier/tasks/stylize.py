@@ -233,8 +233,10 @@ def stylize(
     -------
     ``H' x W' x 3`` of the content's dtype (``H'``, ``W'`` from ``size``), and the loss if asked.
     """
+    from atelier.devices import select_device
     from atelier.nets.vgg19 import VGG19
 
+    device = select_device(device)  # an unknown or missing device first, one line
     styles = list(styles)
     if not styles:
         raise InvalidArgument("give at least one style image")
@@ -245,8 +247,12 @@ def stylize(
         raise InvalidArgument(f"coarse_share must be in [0, 1), got {coarse_share}")
     if steps < 1 or scales < 1 or (size is not None and size < 16):
         raise InvalidArgument(f"steps and scales must be >= 1 and size >= 16, got {steps}, {scales}, {size}")
-    if optimizer not in ("lbfgs", "adam") or init not in ("content", "noise"):
-        raise InvalidArgument(f"optimizer is lbfgs or adam and init content or noise, got {optimizer!r}, {init!r}")
+    if optimizer not in ("lbfgs", "adam"):
+        raise InvalidArgument(f"optimizer must be lbfgs or adam, got {optimizer!r}")
+    if init not in ("content", "noise"):
+        raise InvalidArgument(f"init must be content or noise, got {init!r}")
+    if pooling not in ("max", "avg"):
+        raise InvalidArgument(f"pooling must be max or avg, got {pooling!r}")
     if content_weight < 0 or tv_weight < 0:
         raise InvalidArgument("content_weight and tv_weight must be >= 0")
     dtype = check_image(content).dtype
@@ -314,6 +320,9 @@ def stylize_with_model(
     from atelier.arrays import merge_alpha
     from atelier.models.style_net import MIN_SIDE
 
+    from atelier.devices import select_device
+
+    device = select_device(device)  # an unknown or missing device first, one line
     net = load_style_model(model, device=device)
     image = check_image(content)
     dtype = image.dtype
@@ -322,7 +331,8 @@ def stylize_with_model(
     h, w = _fit(x.shape[-2], x.shape[-1], size) if size is not None else tuple(x.shape[-2:])
     if min(h, w) < MIN_SIDE:
         raise InvalidArgument(f"the result would be {w}x{h}; the style network needs at least {MIN_SIDE} px a side")
-    x = _resize(x, h, w).to(device)
+    param = next(net.parameters(), None)
+    x = _resize(x, h, w).to(param.device if param is not None else device)  # a module runs where it is
     with torch.no_grad():
         y = net.eval()(x)[0].permute(1, 2, 0).cpu().numpy()
     if alpha is not None:
