@@ -55,3 +55,43 @@ def test_run_jobs_matches_direct_application(tree, workers):
     assert [r.ok for r in results] == [True, True]
     for job in jobs:
         np.testing.assert_array_equal(load_image(job.target), pipeline.apply(load_image(job.source)))
+
+
+@pytest.mark.parametrize("exc", [NotImplementedError("no 16-bit path"), MemoryError()])
+@pytest.mark.parametrize("workers", [1, 2])
+def test_run_jobs_reports_any_exception_and_goes_on(tree, exc, workers):
+    jobs = plan_jobs([str(tree / "in")], str(tree / "out"))
+    bad = jobs[1].source
+
+    target = load_image(bad)
+
+    class Processor:
+        def apply(self, image):
+            if image.shape == target.shape and np.array_equal(image, target):
+                raise exc
+            return image
+
+    seen = []
+    results = run_jobs(jobs, Processor(), workers=workers, on_result=seen.append)
+    assert len(seen) == 2 and [r.ok for r in results] == [True, False]
+    expected = "MemoryError" if isinstance(exc, MemoryError) else "NotImplementedError: no 16-bit path"
+    assert results[1].error == expected
+    assert (tree / "out" / "a.png").exists() and not (tree / "out" / "x" / "b.png").exists()
+
+
+def test_failure_reason_names_the_file_once(tree):
+    (tree / "in" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    jobs = plan_jobs([str(tree / "in")], str(tree / "out"))
+    results = {r.job.source.name: r for r in run_jobs(jobs, Pipeline.parse("flip"), workers=1)}
+    assert not results["broken.png"].ok and "broken.png" not in results["broken.png"].error
+
+
+def test_plan_output_file_or_folder(tree):
+    src = str(tree / "in" / "a.png")
+    with pytest.raises(InvalidArgument, match="cannot write GIF"):
+        plan_jobs([src], str(tree / "x.gif"))
+    with pytest.raises(InvalidArgument, match="names a file, but 2 images"):
+        plan_jobs([str(tree / "in")], str(tree / "one.png"))
+    with pytest.raises(InvalidArgument, match="is a file, not a folder"):
+        plan_jobs([src], str(tree / "in" / "a.png" / "x.png"))
+    assert plan_jobs([src], str(tree / "o") + "/")[0].target == tree / "o" / "a.png"
