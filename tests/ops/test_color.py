@@ -19,6 +19,7 @@ from skimage import exposure
 from atelier.errors import InvalidArgument
 from atelier.ops import color as C
 from atelier.ops import get_op
+from tests.ops.approx import assert_levels_close
 
 
 def _diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -134,9 +135,13 @@ def test_linear_uint8_vs_opencv_transform(scale, offset):
     levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
     rgb = np.stack([levels, levels.T, levels[::-1]], axis=2)
     matrix = np.hstack([np.eye(3) * scale, np.full((3, 1), offset * 255)])
-    assert np.array_equal(apply_affine(rgb, scale, offset), cv2.transform(rgb, matrix))
-    assert np.array_equal(
-        apply_affine(levels, scale, offset), cv2.transform(levels, matrix[:1, [0, 3]])
+    # Two OpenCV functions: their SIMD paths (per CPU and release) round exact .5 ties of
+    # x * scale + offset differently, so within one level on at most 5 % of the 256 levels.
+    assert_levels_close(apply_affine(rgb, scale, offset), cv2.transform(rgb, matrix),
+                        fraction=0.05)
+    assert_levels_close(
+        apply_affine(levels, scale, offset), cv2.transform(levels, matrix[:1, [0, 3]]),
+        fraction=0.05,
     )
     if scale == 1.0:
         hand = np.clip(np.rint(levels + offset * 255), 0, 255)

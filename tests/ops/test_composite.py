@@ -16,6 +16,7 @@ from atelier.ops.composite import (
     pyramid_blend,
     seamless_clone,
 )
+from tests.ops.approx import assert_levels_close
 
 W, H = 64, 48
 
@@ -500,12 +501,14 @@ def _cv_clone(src, dst, mask, center, flag) -> np.ndarray:
     ("mode", "flag"), [("normal", cv2.NORMAL_CLONE), ("mixed", cv2.MIXED_CLONE)]
 )
 def test_seamless_clone_matches_opencv(clone_case, mode, flag) -> None:
-    """Reference: cv2.seamlessClone on BGR data (exact), at the given and the default centre."""
+    """Reference: cv2.seamlessClone on BGR data, at the given and the default centre."""
     dst, src, mask = clone_case
+    # atelier calls OpenCV on RGB: the Poisson solve's SIMD paths may round a channel
+    # differently by position and CPU, so within one 8-bit level on at most 1 % of values.
     out = seamless_clone(dst, src, mask, center=(50, 40), mode=mode)
-    np.testing.assert_array_equal(out, _cv_clone(src, dst, mask, (50, 40), flag))
+    assert_levels_close(out, _cv_clone(src, dst, mask, (50, 40), flag), fraction=0.01)
     out = seamless_clone(dst, src, mask, mode=mode)
-    np.testing.assert_array_equal(out, _cv_clone(src, dst, mask, (48, 40), flag))
+    assert_levels_close(out, _cv_clone(src, dst, mask, (48, 40), flag), fraction=0.01)
     assert not np.array_equal(out, dst)
 
 
@@ -529,14 +532,24 @@ def test_seamless_clone_leaves_mask_alone_and_is_deterministic(clone_case) -> No
 
 def test_seamless_clone_poisson_properties(clone_case) -> None:
     """Poisson editing (Pérez et al. 2003): cloning an image into itself at the same place
-    gives the image back; a flat source into a flat base leaves the base flat."""
+    gives the image back (exactly: seamless_clone guarantees it, in every dtype and layout);
+    a flat source into a flat base leaves the base flat."""
     dst, _, _ = clone_case
     mask = np.zeros(dst.shape[:2], np.uint8)
     mask[20:60, 20:76] = 255
     np.testing.assert_array_equal(seamless_clone(dst, dst, mask, center=(48, 40)), dst)
+    for kind in ("float32", "uint16", "grey1", "rgba"):
+        d = _as(dst, kind)
+        np.testing.assert_array_equal(seamless_clone(d, d.copy(), mask, center=(48, 40)), d)
+    # The same region, moved: OpenCV's solve (float, SIMD, version-dependent) returns the
+    # image within one 8-bit level on a small fraction of pixels (2 of 23,040 were seen).
+    shifted = np.roll(dst, (3, 5), axis=(0, 1))
+    out = seamless_clone(dst, shifted, np.roll(mask, (3, 5), axis=(0, 1)), center=(48, 40))
+    assert_levels_close(out, dst, fraction=0.01)
     flat = np.full((80, 96, 3), 100, np.uint8)
     out = seamless_clone(flat, np.full((80, 96, 3), 200, np.uint8), mask, center=(48, 40))
-    np.testing.assert_array_equal(out, flat)
+    # a flat field is the Poisson solution; OpenCV's float solve may round it one level off
+    assert_levels_close(out, flat, fraction=0.01)
 
 
 def test_seamless_clone_mask_is_binary(clone_case) -> None:
@@ -585,7 +598,8 @@ def test_seamless_clone_grey(clone_case) -> None:
     out = seamless_clone(g_dst, g_src, mask)
     assert out.shape == g_dst.shape and out.dtype == np.uint8
     ref = _cv_clone(np.dstack([g_src] * 3), np.dstack([g_dst[..., 0]] * 3), mask, (48, 40), 1)
-    np.testing.assert_array_equal(out[..., 0], ref[..., 0])
+    # OpenCV's solve on its own call: within one 8-bit level on at most 1 % (SIMD rounding)
+    assert_levels_close(out[..., 0], ref[..., 0], fraction=0.01)
     assert seamless_clone(g_dst, src, mask).shape == dst.shape
 
 

@@ -538,7 +538,7 @@ def seamless_clone(
             f"marks pixels of source and must have its size"
         )
     region = _region(mask)
-    _, _, w, h = cv2.boundingRect(region)
+    sx, sy, w, h = cv2.boundingRect(region)
     if w == 0 or h == 0:
         raise InvalidArgument(
             "mask selects no pixels of source (it is all zero, or only its outermost 1-pixel "
@@ -564,14 +564,20 @@ def seamless_clone(
     src, _ = split_alpha(source)
     colour = _channels(base) == 3 or _channels(src) == 3
     flags = cv2.NORMAL_CLONE if mode == "normal" else cv2.MIXED_CLONE
+    src3, base3 = _three_channels(src), _three_channels(base)
+    box = (slice(y0, y0 + h), slice(x0, x0 + w))
+    if np.array_equal(src3[sy : sy + h, sx : sx + w], base3[box]):
+        # The region pasted onto itself: the image is the exact Poisson solution (its own
+        # gradients, its own border), which OpenCV's float solve only approximates.
+        out = _promote(base, 3 if colour else 1).copy()
+        return _like(merge_alpha(out, base_alpha), image)
     # The Poisson solve treats the three channels alike, so RGB data needs no swap to BGR.
-    out8 = cv2.seamlessClone(_three_channels(src), _three_channels(base), region, (cx, cy), flags)
+    out8 = cv2.seamlessClone(src3, base3, region, (cx, cy), flags)
     if not colour:
         out8 = out8[..., 0]
     if image.dtype == np.uint8:
         out = out8
     else:  # OpenCV writes only the pasted rectangle: keep the rest at full precision
         out = _promote(base, 3 if colour else 1).copy()
-        box = (slice(y0, y0 + h), slice(x0, x0 + w))
         out[box] = from_float(to_float(out8[box]), image.dtype)
     return _like(merge_alpha(out, base_alpha), image)

@@ -12,8 +12,8 @@ Example
 >>> import numpy as np
 >>> equalize(np.array([[10, 10, 20, 30]], np.uint8))
 array([[  0,   0, 128, 255]], dtype=uint8)
->>> autocontrast(np.array([[50, 100, 150]], np.uint8))
-array([[  0, 127, 255]], dtype=uint8)
+>>> autocontrast(np.array([[50, 101, 150]], np.uint8))
+array([[  0, 130, 255]], dtype=uint8)
 """
 
 from __future__ import annotations
@@ -81,8 +81,8 @@ def autocontrast(
     Example
     -------
     >>> import numpy as np
-    >>> autocontrast(np.array([[50, 100, 150]], np.uint8))
-    array([[  0, 127, 255]], dtype=uint8)
+    >>> autocontrast(np.array([[50, 101, 150]], np.uint8))
+    array([[  0, 130, 255]], dtype=uint8)
 
     Reference
     ---------
