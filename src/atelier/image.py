@@ -20,11 +20,13 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import logging
 import os
 import re
 import secrets
 import socket
 import stat
+import sys
 import threading
 import time
 import warnings
@@ -201,13 +203,26 @@ def _read_bytes(source: Source, path: str | None, max_bytes: int) -> bytes:
     return data
 
 
-# Library warnings (Pillow's UserWarnings, DecompressionBombWarning, "possibly corrupt EXIF")
-# must not reach the terminal: an error is one line. warnings.catch_warnings() swaps global
-# state and is not safe while the batch runner decodes in threads, so warnings are dropped by
-# a wrapper around warnings.showwarning that is active only in the thread that is decoding.
-# (libtiff's own warnings are switched off by Pillow's TIFF decoder itself.)
+# Library noise must not reach the terminal: an error is one line. Three sources, each
+# silenced only in the thread that is decoding (the batch runner decodes in threads, and
+# warnings.catch_warnings() swaps process-wide state, so it is not used):
+# - Python warnings (Pillow's UserWarnings, DecompressionBombWarning, "possibly corrupt EXIF"):
+#   a wrapper around warnings.showwarning drops them while this thread decodes;
+# - Pillow's logging (e.g. logger.error("More samples per pixel ...") for a hostile TIFF), which
+#   Python prints through its last-resort handler when no logging is configured: a filter on
+#   the PIL loggers drops those records while this thread decodes (configured logging still
+#   gets them);
+# - libtiff's error handler, which prints "file.tif: <message>" on stderr from C (Pillow
+#   itself switches libtiff's warnings off, not its errors): atelier installs a handler in
+#   Pillow's libtiff (Linux, best effort) that keeps the message for the InvalidImage reason
+#   while this thread decodes, and prints it on stderr as libtiff would otherwise.
 _quiet_state = threading.local()
 _hook_lock = threading.Lock()
+_logger_count = -1
+
+
+def _quiet_now() -> bool:
+    return bool(getattr(_quiet_state, "depth", 0))
 
 
 def _install_warning_hook() -> None:
@@ -220,7 +235,7 @@ def _install_warning_hook() -> None:
             return
 
         def showwarning(message, category, filename, lineno, file=None, line=None):
-            if getattr(_quiet_state, "depth", 0):
+            if _quiet_now():
                 return
             current(message, category, filename, lineno, file, line)
 
@@ -228,15 +243,90 @@ def _install_warning_hook() -> None:
         warnings.showwarning = showwarning
 
 
+def _quiet_log_filter(record: logging.LogRecord) -> bool:
+    return not (_quiet_now() and not logging.getLogger(record.name).hasHandlers())
+
+
+def _install_log_filter() -> None:
+    global _logger_count
+    loggers = logging.root.manager.loggerDict
+    if len(loggers) == _logger_count:
+        return
+    with _hook_lock:
+        _logger_count = len(loggers)
+        for name in list(loggers):
+            if name == "PIL" or name.startswith("PIL."):
+                logger = logging.getLogger(name)
+                if _quiet_log_filter not in logger.filters:
+                    logger.addFilter(_quiet_log_filter)
+
+
+_tiff_handler = None  # keeps the ctypes callback alive
+_tiff_tried = False
+
+
+def _install_tiff_handler() -> None:
+    """Route Pillow's libtiff error messages through ``_tiff_error`` (once; Linux only)."""
+    global _tiff_handler, _tiff_tried
+    if _tiff_tried:
+        return
+    with _hook_lock:
+        if _tiff_tried:
+            return
+        _tiff_tried = True
+        try:
+            import ctypes
+
+            with open("/proc/self/maps") as maps:
+                libs = {line.split()[-1] for line in maps if "/libtiff" in line}
+            libc = ctypes.CDLL(None)
+            vsnprintf = libc.vsnprintf
+            vsnprintf.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_void_p]
+            kind = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p)
+
+            def handler(module, fmt, args):
+                buf = ctypes.create_string_buffer(512)
+                vsnprintf(buf, len(buf), fmt, args)
+                text = buf.value.decode("utf-8", "replace")
+                if _quiet_now():
+                    _quiet_state.tiff_error = text
+                else:
+                    where = module.decode("utf-8", "replace") + ": " if module else ""
+                    sys.stderr.write(f"{where}{text}\n")
+
+            callback = kind(handler)
+            for path in libs:
+                lib = ctypes.CDLL(path, mode=os.RTLD_NOLOAD)
+                lib.TIFFSetErrorHandler.restype = ctypes.c_void_p
+                lib.TIFFSetErrorHandler.argtypes = [kind]
+                lib.TIFFSetErrorHandler(callback)
+            _tiff_handler = callback
+        except Exception:  # not Linux, no libtiff loaded, symbols missing: libtiff prints
+            pass
+
+
 class _quiet_warnings:
-    """Drop the warnings raised in this thread inside the block (see above)."""
+    """Silence library noise raised in this thread inside the block (see above)."""
 
     def __enter__(self) -> None:
         _install_warning_hook()
-        _quiet_state.depth = getattr(_quiet_state, "depth", 0) + 1
+        _install_log_filter()
+        _install_tiff_handler()
+        depth = getattr(_quiet_state, "depth", 0)
+        if depth == 0:
+            _quiet_state.tiff_error = None
+        _quiet_state.depth = depth + 1
 
     def __exit__(self, *exc) -> None:
         _quiet_state.depth -= 1
+
+
+def _decoder_message(exc: BaseException) -> str:
+    """The exception as one line; libtiff's own message where Pillow only says "decoder error"."""
+    tiff = getattr(_quiet_state, "tiff_error", None)
+    if tiff and str(exc).startswith(("decoder error", "encoder error")):
+        return _one_line(Exception(tiff))
+    return _one_line(exc)
 
 
 def _too_large(pixels: int, limit: int, size: str = "") -> str:
@@ -280,6 +370,10 @@ def _open_header(fp: IO[bytes], path: str | None, max_pixels: int) -> Image.Imag
         fmt = _sniff(fp.read(16))
         if fmt in READ_FORMATS:
             raise InvalidImage(f"corrupt or truncated {fmt} header", path=path) from None
+        # Some formats have no signature (TGA) or a weak one: a known suffix names them better.
+        by_suffix = Image.registered_extensions().get(os.path.splitext(path or "")[1].lower())
+        if by_suffix and by_suffix not in READ_FORMATS:
+            fmt = by_suffix
         if fmt is not None:
             raise UnsupportedFormat(
                 f"unsupported image format {fmt!r}; atelier reads {_FORMAT_NAMES}", path=path
@@ -517,11 +611,13 @@ def load_image(
             array = _decode(im, data, path, max_pixels)
         except AtelierError:
             raise
+        except Image.DecompressionBombError as exc:  # a decoder that learns its size late
+            raise ImageTooLarge(f"over the pixel limit ({_one_line(exc)})", path=path) from None
         except MemoryError:
             raise InvalidImage("not enough memory to decode the image", path=path) from None
         except Exception as exc:  # any decoder failure on hostile data is a bad file
             raise InvalidImage(
-                f"corrupt or truncated {im.format or 'image'} ({_one_line(exc)})", path=path
+                f"corrupt or truncated {im.format or 'image'} ({_decoder_message(exc)})", path=path
             ) from exc
         finally:
             im.close()
