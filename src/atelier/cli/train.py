@@ -8,15 +8,17 @@ photos (the last tenth, or ``--val DIR``) and keeping the best checkpoint.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from dataclasses import asdict
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 import typer
 
 from atelier.cli.progress import progress_bar
 from atelier.errors import InvalidArgument
-from atelier.tasks.training import load_run_spec, resolve_run, train_run
+from atelier.tasks.training import MODEL_ALIASES, check_run_folder, resolve_run, resume_spec, run_step, train_run
 
 
 def train(
@@ -65,13 +67,26 @@ def train(
     if resume is not None:
         if flags:
             raise InvalidArgument("--scale, --sigma, --style and --val set up a new run; --resume keeps its own")
-        spec = load_run_spec(resume)
-        spec = resolve_run(spec["model"], data=spec["data"], overrides=sets, base=spec)
+        given = [
+            name
+            for name, value in (("--data", data), ("--out", out), ("--config", config), ("--init-from", init_from))
+            if value is not None
+        ]
+        given += ["--freeze-d"] * bool(freeze_d) + ["--freeze"] * bool(freeze) + ["--lr-scale"] * (lr_scale != 1.0)
+        if given:
+            raise InvalidArgument(
+                f"{', '.join(given)}: --resume RUN continues the run with its own data, folder and "
+                "settings; change what may change with --set"
+            )
+        spec = resume_spec(resume, sets)
+        if model is not None and MODEL_ALIASES.get(model, model) != spec["model"]:
+            raise InvalidArgument(f"{resume} trains a {spec['model']}, not a {model}")
         run = Path(resume)
     else:
         if model is None or data is None or out is None:
             raise InvalidArgument("train needs MODEL, --data and --out (or --resume RUN)")
         run = Path(out)
+        check_run_folder(run)
         if (run / "checkpoints").exists():
             raise InvalidArgument(f"{run} already holds a run; continue it with --resume {run}")
         spec = resolve_run(model, data=data, overrides=sets, config_file=config, flags=flags)
@@ -93,10 +108,20 @@ def train(
             "freeze": list(freeze),
             "lr_scale": lr_scale,
         }
+    from atelier.train.distributed import DistributedEnv
+
+    main = DistributedEnv.from_environ().is_main  # under torchrun, rank 0 alone reports
     steps = spec["train"]["steps"]
+    start = run_step(run)
     best: dict = {}
-    with progress_bar(f"training {spec['model']}", total=steps) as advance:
-        last = [0]
+    bar = progress_bar(f"training {spec['model']}", total=steps, completed=start) if main else _silent()
+    with _warnings_on_one_line(), bar as advance:
+        last = [start]
+
+        def on_progress(step: int) -> None:
+            # every step: a bar on a terminal, a plain line every few seconds otherwise
+            advance(step - last[0])
+            last[0] = step
 
         def on_log(record: dict) -> None:
             if "images_per_s" not in record:  # a validation record
@@ -109,17 +134,32 @@ def train(
             losses = " ".join(
                 f"{k} {v:.4g}" for k, v in record.items() if k not in ("step", "images_per_s")
             )
-            advance(
-                record["step"] - last[0],
-                f"{spec['model']} {losses} {record['images_per_s']:.0f} img/s",
-            )
-            last[0] = record["step"]
+            advance(0, f"{spec['model']} {losses} {record['images_per_s']:.0f} img/s")
 
-        train_run(spec, run, on_log=on_log)
+        train_run(spec, run, on_log=on_log, on_progress=on_progress)
+    if not main:
+        return
     typer.echo(f"trained {spec['model']} for {steps} steps -> {run}", err=True)
     for key, value in best.items():
         if key.startswith("best_") and key != "best_step":
             typer.echo(f"exported the best {key[5:]} {value:.4g} (step {best['best_step']})", err=True)
+
+
+@contextlib.contextmanager
+def _silent() -> Iterator:
+    yield lambda count=1, description=None: None
+
+
+@contextlib.contextmanager
+def _warnings_on_one_line() -> Iterator[None]:
+    """Warnings while training (a checkpoint skipped, an unreadable photo) as ``warning: ...``."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def register(app: typer.Typer) -> None:

@@ -54,7 +54,7 @@ class CVAEConfig(ModelConfig):
         self._require(self.num_classes >= 2, "num_classes", "an integer >= 2")
         self._require(self.beta >= 0, "beta", "a number >= 0")
         self._require(self.recon_sigma > 0, "recon_sigma", "a number > 0")
-        self._require(self.prior_components >= 0, "prior_components", "an integer >= 0")
+        self._require(0 <= self.prior_components <= 1000, "prior_components", "an integer from 0 to 1000")
 
 
 @register_model("cvae", CVAEConfig)

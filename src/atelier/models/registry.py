@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,12 +42,20 @@ __all__ = [
     "WEIGHTS_FILE",
     "CONFIG_FILE",
     "RESOLUTIONS",
+    "MAX_LATENT_DIM",
+    "MAX_PARAMETERS",
+    "check_model_size",
+    "count_parameters",
+    "check_range",
+    "check_setting",
 ]
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "model.json"
 #: Supported training/sampling resolutions (square images).
 RESOLUTIONS = (16, 32, 64, 128)
+#: The largest ``latent_dim`` of the generative families (StyleGAN's is 512).
+MAX_LATENT_DIM = 4096
 
 
 @dataclass
@@ -85,20 +95,61 @@ class ModelConfig:
 
     def _check_latent_fields(self) -> None:
         """``latent_dim`` and ``width`` of the generative families."""
-        self._require(self.latent_dim >= 1, "latent_dim", "a positive integer")  # type: ignore[attr-defined]
+        self._require(
+            1 <= self.latent_dim <= MAX_LATENT_DIM,  # type: ignore[attr-defined]
+            "latent_dim",
+            f"an integer from 1 to {MAX_LATENT_DIM}",
+        )
         self._require(1 <= self.width <= 1024, "width", "an integer from 1 to 1024")  # type: ignore[attr-defined]
 
 
 def _check_type(owner: str, name: str, value: Any, hint: Any) -> Any:
     """Return ``value`` (ints widened to float for float fields) or raise ``InvalidArgument``."""
-    where = f"{owner}.{name}"
-    if typing.get_origin(hint) is Literal:
+    return check_setting(f"{owner}.{name}", value, hint)
+
+
+def check_setting(where: str, value: Any, hint: Any) -> Any:
+    """Check one setting against its declared type; return it normalised or raise ``InvalidArgument``.
+
+    The one type check of every user setting (model configs, the Trainer's ``TrainConfig``,
+    the objectives' ``Hyper`` dataclasses): ``int`` takes integers only (not ``true``, not
+    ``1e3``), ``float`` takes finite numbers only (not NaN or infinity; ints are widened),
+    ``bool`` takes ``true``/``false``, ``str`` strings, ``Literal[...]`` one of its values,
+    ``X | None`` None or an ``X``, ``tuple[float, float]`` a list or tuple of that many
+    (returned as a tuple). ``where`` names the setting in the message (``train.steps``).
+
+    Example
+    -------
+    >>> check_setting("train.grad_clip", 1, float | None)
+    1.0
+    >>> check_setting("train.steps", 1e3, int)
+    Traceback (most recent call last):
+    ...
+    atelier.errors.InvalidArgument: train.steps must be an integer, got 1000.0
+    """
+    origin = typing.get_origin(hint)
+    if origin is Literal:
         choices = typing.get_args(hint)
         if value not in choices or isinstance(value, bool) != isinstance(choices[0], bool):
             raise InvalidArgument(
                 f"{where} must be one of {', '.join(map(repr, choices))}, got {value!r}"
             )
         return value
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        if len(options) == 1:
+            try:
+                return check_setting(where, value, options[0])
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"{exc} (or null for none)") from None
+        raise TypeError(f"{where}: unsupported setting annotation {hint!r}")  # a bug in atelier
+    if origin is tuple:
+        items = typing.get_args(hint)
+        if not isinstance(value, (list, tuple)) or len(value) != len(items):
+            raise InvalidArgument(f"{where} must be a list of {len(items)} numbers, got {value!r}")
+        return tuple(check_setting(f"{where}[{i}]", v, t) for i, (v, t) in enumerate(zip(value, items)))
     if hint is bool:
         if not isinstance(value, bool):
             raise InvalidArgument(f"{where} must be true or false, got {value!r}")
@@ -110,12 +161,45 @@ def _check_type(owner: str, name: str, value: Any, hint: Any) -> Any:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise InvalidArgument(f"{where} must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise InvalidArgument(f"{where} must be a finite number, got {value!r}")
         return float(value)
     if hint is str:
         if not isinstance(value, str):
             raise InvalidArgument(f"{where} must be a string, got {value!r}")
         return value
-    raise TypeError(f"{where}: unsupported config annotation {hint!r}")  # a bug in atelier
+    raise TypeError(f"{where}: unsupported setting annotation {hint!r}")  # a bug in atelier
+
+
+def check_range(where: str, value: Any, low: float | None = None, high: float | None = None, *,
+                low_open: bool = False, high_open: bool = False) -> None:
+    """``InvalidArgument`` naming ``where`` and the allowed range unless ``low <= value <= high``
+    (``<`` where open); None means unbounded on that side.
+
+    >>> check_range("train.ema_decay", 1.0, 0, 1, low_open=True, high_open=True)
+    Traceback (most recent call last):
+    ...
+    atelier.errors.InvalidArgument: train.ema_decay must be in (0, 1), got 1.0
+    """
+    ok = True
+    if low is not None:
+        ok = ok and (value > low if low_open else value >= low)
+    if high is not None:
+        ok = ok and (value < high if high_open else value <= high)
+    if ok:
+        return
+    def text(bound: float) -> str:
+        return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
+
+    if high is None:
+        what = f"{'>' if low_open else '>='} {text(low)}"
+    elif low is None:
+        what = f"{'<' if high_open else '<='} {text(high)}"
+    elif isinstance(value, int) and not low_open and not high_open:
+        what = f"an integer from {text(low)} to {text(high)}"
+    else:
+        what = f"in {'(' if low_open else '['}{text(low)}, {text(high)}{')' if high_open else ']'}"
+    raise InvalidArgument(f"{where} must be {what}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -198,6 +282,34 @@ def build_model(name: str, config: Mapping[str, Any] | Any = None):
     """
     spec = get_model_spec(name)
     return spec.module_class(_make_config(spec, config))
+
+
+#: The most parameters ``check_model_size`` lets a model have (4 GB of float32 weights;
+#: training with Adam holds about four times that).
+MAX_PARAMETERS = 1_000_000_000
+
+
+def count_parameters(name: str, config: Mapping[str, Any] | Any = None) -> int:
+    """The number of parameters model ``name`` would have, without allocating its weights
+    (it is built on PyTorch's ``meta`` device)."""
+    import torch
+
+    with torch.device("meta"):
+        model = build_model(name, config)
+    return sum(p.numel() for p in model.parameters())
+
+
+def check_model_size(name: str, config: Mapping[str, Any] | Any = None, limit: int = MAX_PARAMETERS) -> int:
+    """``count_parameters``, or ``InvalidArgument`` when the model would be over ``limit``
+    parameters (a typo such as ``width=10000`` fails here in a second, not in the allocator)."""
+    count = count_parameters(name, config)
+    if count > limit:
+        raise InvalidArgument(
+            f"{name} with these settings would have {count:,} parameters "
+            f"({count * 4 / 2**30:.1f} GiB of weights), over the limit of {limit:,}; "
+            "lower width, latent_dim or the number of blocks"
+        )
+    return count
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

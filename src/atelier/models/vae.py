@@ -68,7 +68,7 @@ class BaseVAEConfig(ModelConfig):
         self._check_latent_fields()
         self._require(self.beta >= 0, "beta", "a number >= 0")
         self._require(self.recon_sigma > 0, "recon_sigma", "a number > 0")
-        self._require(self.prior_components >= 0, "prior_components", "an integer >= 0")
+        self._require(0 <= self.prior_components <= 1000, "prior_components", "an integer from 0 to 1000")
 
 
 @dataclass

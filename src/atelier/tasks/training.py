@@ -41,7 +41,7 @@ from typing import Any, Callable, Sequence
 
 
 
-from atelier.errors import InvalidArgument
+from atelier.errors import AtelierError, InvalidArgument
 from atelier.image import write_atomic
 
 RUN_CONFIG = "config.json"
@@ -51,6 +51,19 @@ MODEL_ALIASES = {"sr": "edsr", "denoise": "dncnn"}
 DATA_FIELDS = ("split", "labels", "seed", "crop")  # channels follow model.channels
 # Hyper fields that are recipe defaults of the Trainer's settings (the train section), not of the objective
 TRAINER_SUGGESTIONS = ("batch_size", "ema_decay", "steps", "validate_every")
+#: Train settings that ``--resume`` may change (the rest, like the model and the data, are
+#: the run's: the checkpoint holds weights of that model, a sample order of that data and
+#: batch size, and random states drawn from that seed). Every hyper setting may change too:
+#: the objective reads them at each step, and the optimizers take the new learning rates.
+RESUMABLE_TRAIN = (
+    "steps", "log_every", "checkpoint_every", "keep_checkpoints", "validate_every",
+    "num_workers", "device", "precision", "grad_clip", "ema_decay",
+)
+#: The sections of a run's config.json and the type of each.
+_SPEC_SECTIONS = {
+    "model": str, "data": str, "data_options": dict, "model_config": dict, "hyper": dict,
+    "train": dict, "fine_tune": dict,
+}
 
 
 def _parse_value(text: str) -> Any:
@@ -79,6 +92,7 @@ def resolve_run(
     config_file: str | Path | None = None,
     base: dict[str, Any] | None = None,
     flags: dict[str, Any] | None = None,
+    check_device: bool = True,
 ) -> dict[str, Any]:
     """The full, checked settings of a run as a JSON-able dict.
 
@@ -87,9 +101,11 @@ def resolve_run(
     ``--config`` and before ``--set``; one that the model does not have is an error naming it.
 
     Raises ``InvalidArgument`` for an unknown key (naming the known ones), a value of the
-    wrong type, or a resolution the models do not support.
+    wrong type or out of its range (one line naming the key and what it accepts), a model
+    too large to build, or (with ``check_device``) a device this machine lacks.
     """
     from atelier.models import get_model_spec
+    from atelier.models.registry import check_model_size
     from atelier.train import TrainConfig
     from atelier.train.objectives import get_objective
 
@@ -143,15 +159,29 @@ def resolve_run(
     # build each part once to check every value now, not an hour into training
     from atelier.train.objectives import hyper_from_dict
 
+    _check_known(spec["model_config"], _field_names(model_spec.config_class), "model")
+    _check_known(spec["train"], _field_names(TrainConfig), "train")
     config = model_spec.config_class(**spec["model_config"])
+    check_model_size(model, config)  # on the meta device: nothing is allocated
     spec["model_config"] = dataclasses.asdict(config)
     # the recipe may depend on the model (a GAN's follows its loss)
     hyper = hyper_from_dict(objective_cls.Hyper, spec["hyper"], base=objective_cls.default_hyper(config))
+    check_values = getattr(objective_cls, "check_hyper_values", None)
+    if check_values is not None:
+        check_values(hyper)
+    _check_data_options(spec["data_options"])
     for field in TRAINER_SUGGESTIONS:
         if hasattr(hyper, field):
             spec["train"].setdefault(field, getattr(hyper, field))
     spec["train"].setdefault("batch_size", 64)
     spec["train"] = dataclasses.asdict(TrainConfig(**spec["train"]))
+    if check_device:
+        from atelier.devices import select_device
+
+        try:
+            select_device(spec["train"]["device"])
+        except InvalidArgument as exc:
+            raise InvalidArgument(f"train.device: {exc}") from None
     spec["hyper"] = {
         k: v for k, v in dataclasses.asdict(hyper).items() if k not in TRAINER_SUGGESTIONS
     }
@@ -176,6 +206,37 @@ def _locate(key: str, sections: dict[str, tuple[str, list[str]]]) -> tuple[str, 
     raise InvalidArgument(f"unknown --set key {key!r}; known keys: {', '.join(known)}")
 
 
+def _check_known(values: dict[str, Any], known: list[str], section: str) -> None:
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise InvalidArgument(
+            f"unknown {section} setting(s) {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
+        )
+
+
+def _check_data_options(options: dict[str, Any]) -> None:
+    """Types of the generic data options (a family's own, like restoration's, are its own)."""
+    from atelier.models.registry import check_range, check_setting
+
+    if "seed" in options:
+        check_setting("data.seed", options["seed"], int)
+        check_range("data.seed", options["seed"], 0, 2**32 - 1)
+    if "labels" in options:
+        check_setting("data.labels", options["labels"], bool | None)
+    if "crop" in options:
+        check_setting("data.crop", options["crop"], str)
+    split = options.get("split")
+    if split is not None:
+        ok = isinstance(split, list) and len(split) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in split
+        )
+        if not ok or not split[0] < split[1]:
+            raise InvalidArgument(
+                f"data.split must be start:stop with 0 <= start < stop (indices, or fractions "
+                f"in [0, 1]), got {split!r}"
+            )
+
+
 def build_dataset(spec: dict[str, Any]):
     from atelier.data import make_dataset
 
@@ -185,9 +246,15 @@ def build_dataset(spec: dict[str, Any]):
     if "num_classes" in config and "labels" not in options:
         options["labels"] = True
     split = options.pop("split", None)
-    return make_dataset(
-        spec["data"], size=config["resolution"], split=tuple(split) if split else None, **options
-    )
+    try:
+        return make_dataset(
+            spec["data"], size=config["resolution"], split=tuple(split) if split else None, **options
+        )
+    except TypeError as exc:  # an option the dataset does not take (crop= for digits)
+        if "unexpected keyword argument" not in str(exc):
+            raise
+        name = str(exc).rsplit("argument", 1)[-1].strip(" '\"")
+        raise InvalidArgument(f"data.{name} does not apply to the dataset {spec['data']}") from None
 
 
 def _check_labels(spec: dict[str, Any], dataset) -> None:
@@ -200,10 +267,107 @@ def _check_labels(spec: dict[str, Any], dataset) -> None:
 
 
 def load_run_spec(run: str | Path) -> dict[str, Any]:
+    """A run folder's ``config.json``, checked: its sections, then every value as
+    ``resolve_run`` checks a new run's. A damaged or hand-broken file is one line:
+    ``RUN/config.json is not a valid atelier run config: <cause>``."""
     path = Path(run) / RUN_CONFIG
     if not path.is_file():
         raise InvalidArgument(f"{run}: not a run folder (no {RUN_CONFIG})")
-    return json.loads(path.read_text())
+
+    def invalid(cause: str) -> InvalidArgument:
+        return InvalidArgument(f"{path} is not a valid atelier run config: {cause}")
+
+    try:
+        spec = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise invalid(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    if not isinstance(spec, dict):
+        raise invalid(f"it holds a {type(spec).__name__}, not an object")
+    spec.setdefault("data_options", {})
+    spec.setdefault("hyper", {})
+    spec.setdefault("fine_tune", {"init_from": None, "freeze_d": 0, "freeze": [], "lr_scale": 1.0})
+    for key, kind in _SPEC_SECTIONS.items():
+        if key not in spec:
+            raise invalid(f"no {key!r}")
+        if not isinstance(spec[key], kind):
+            raise invalid(f"{key!r} must be {'a string' if kind is str else 'an object'}, got {spec[key]!r}")
+    unknown = sorted(set(spec) - set(_SPEC_SECTIONS))
+    if unknown:
+        raise invalid(f"unknown section(s) {', '.join(map(repr, unknown))}")
+    tune = spec["fine_tune"]
+    expected = {"init_from": (str, type(None)), "freeze_d": int, "freeze": list, "lr_scale": (int, float)}
+    for key, kind in expected.items():
+        if key not in tune or isinstance(tune[key], bool) or not isinstance(tune[key], kind):
+            raise invalid(f"fine_tune.{key} is missing or of the wrong type")
+    try:
+        # the stored device may be one this machine lacks: --resume --set device=cpu moves it
+        return resolve_run(spec["model"], data=spec["data"], base=spec, check_device=False)
+    except AtelierError as exc:
+        raise invalid(str(exc)) from None
+
+
+def resume_spec(run: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """The settings to continue ``run`` with: its own, with ``--set`` ``overrides`` applied
+    where they can change (see ``check_resume``)."""
+    stored = load_run_spec(run)
+    spec = resolve_run(stored["model"], data=stored["data"], overrides=overrides, base=stored)
+    check_resume(stored, spec, run)
+    return spec
+
+
+def run_step(run: str | Path) -> int:
+    """The step of a run's newest checkpoint (0 when it has none)."""
+    from atelier.train.checkpoint import latest_checkpoint, step_of
+
+    latest = latest_checkpoint(Path(run) / "checkpoints")
+    return 0 if latest is None else step_of(latest)
+
+
+def check_resume(stored: dict[str, Any], spec: dict[str, Any], run: str | Path) -> None:
+    """Refuse a setting that cannot change when a run continues (one line naming it and the
+    run's value), and ``steps`` below the step the run has reached. What may change:
+    ``RESUMABLE_TRAIN`` and every hyper setting (learning rates included)."""
+
+    def refuse(key: str, value: Any) -> InvalidArgument:
+        return InvalidArgument(
+            f"{key} cannot change on --resume (it is {json.dumps(value)} in the run); "
+            "start a new run, or --init-from this one to fine-tune"
+        )
+
+    for key in ("model", "data"):
+        if spec[key] != stored[key]:
+            raise refuse(key, stored[key])
+    for section, name in (("model_config", "model"), ("data_options", "data"), ("fine_tune", "fine_tune")):
+        for key in sorted(set(spec[section]) | set(stored[section])):
+            if spec[section].get(key) != stored[section].get(key):
+                raise refuse(f"{name}.{key}", stored[section].get(key))
+    for key in sorted(set(spec["train"]) | set(stored["train"])):
+        old, new = stored["train"].get(key), spec["train"].get(key)
+        if old == new:
+            continue
+        if key not in RESUMABLE_TRAIN:
+            raise refuse(f"train.{key}", old)
+        if key == "ema_decay" and (old is None) != (new is None):
+            raise InvalidArgument(
+                f"train.ema_decay cannot be switched {'on' if old is None else 'off'} on --resume "
+                f"(it is {json.dumps(old)} in the run); change its value instead"
+            )
+    reached = run_step(run)
+    if spec["train"]["steps"] < reached:
+        raise InvalidArgument(
+            f"train.steps={spec['train']['steps']} is below the step the run has reached "
+            f"({reached}); --resume continues from there: set steps to {reached} or more"
+        )
+
+
+def check_run_folder(run: str | Path) -> None:
+    """``InvalidArgument`` when ``run`` cannot be a run folder: it is a file, or one of its
+    parents is."""
+    run = Path(run)
+    for path in (run, *run.parents):
+        if path.exists() and not path.is_dir():
+            where = "it is a file" if path == run else f"{path} is a file"
+            raise InvalidArgument(f"cannot use {run} as a run folder: {where}, not a folder")
 
 
 def copy_matching_weights(source, target, *, source_name: str = "the source") -> list[str]:
@@ -227,19 +391,30 @@ def train_run(
     run_dir: str | Path,
     *,
     on_log: Callable[[dict[str, Any]], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
     sample_count: int = 64,
 ) -> Path:
-    """Train (or continue training) the run described by ``spec`` in ``run_dir``."""
+    """Train (or continue training) the run described by ``spec`` in ``run_dir``.
+
+    Everything is built and checked before anything is written. Then the run folder is
+    locked for the run's life (``atelier.train.lock``: a second process on it gets one
+    line), a continued run's settings are checked against its ``config.json``
+    (``check_resume``), stale temporary files of killed runs are removed, and the settings
+    are written. ``on_log`` and ``on_progress`` are the Trainer's.
+    """
     import torch
 
+    from atelier.image import remove_stale_temp_files, save_image
     from atelier.models import build_model, load_model, save_model
     from atelier.tasks.generate import make_grid
-    from atelier.train import TrainConfig, Trainer
+    from atelier.train import TrainConfig, Trainer, TrainingDiverged
     from atelier.train.distributed import DistributedEnv
+    from atelier.train.lock import RunLock
     from atelier.train.objectives import make_objective
-    from atelier.image import save_image
+    from atelier.train.trainer import finite_weights
 
     run = Path(run_dir)
+    check_run_folder(run)
     tune = spec["fine_tune"]
     if tune["init_from"]:
         model = load_model(tune["init_from"]).train()
@@ -269,14 +444,17 @@ def train_run(
     else:
         dataset = build_dataset(spec)
         _check_labels(spec, dataset)
-    if DistributedEnv.from_environ().is_main:  # under torchrun, rank 0 alone writes
-        write_atomic(run / RUN_CONFIG, json.dumps(spec, indent=2).encode())
     seed = spec["train"]["seed"]
 
     def export(trainer: Trainer) -> None:
         if trainer.best is not None and trainer.best["step"] != trainer.step:
             return  # the export stays the best validated step's
         exported = objective.export(trainer.ema).cpu().eval()
+        if not finite_weights([exported]):  # never export a NaN model
+            raise TrainingDiverged(
+                f"the model's weights are non-finite (nan or inf) at step {trainer.step}; the "
+                "export was not written: lower the learning rate or set grad_clip"
+            )
         fit_latent_prior(exported, dataset, seed)
         save_model(exported, run)
         if hasattr(exported, "sample"):
@@ -286,11 +464,25 @@ def train_run(
             save_image(run / "samples" / f"step-{trainer.step:08d}.png", grid, overwrite=True)
 
     trainer = Trainer(
-        objective, dataset, TrainConfig(**spec["train"]), run, on_log=on_log, on_checkpoint=export
+        objective,
+        dataset,
+        TrainConfig(**spec["train"]),
+        run,
+        on_log=on_log,
+        on_checkpoint=export,
+        on_progress=on_progress,
     )
-    trainer.fit()
-    if trainer.best is not None and trainer.best["step"] != trainer.step and trainer.dist.is_main:
-        _export_checkpoint(objective, trainer, run)
+    main = DistributedEnv.from_environ().is_main  # under torchrun, rank 0 alone writes
+    with RunLock(run, enabled=main):
+        if main:
+            if (run / RUN_CONFIG).is_file() and run_step(run) > 0:
+                check_resume(load_run_spec(run), spec, run)
+            for folder in (run, run / "checkpoints", run / "samples"):
+                remove_stale_temp_files(folder)  # left by a run killed mid-write
+            write_atomic(run / RUN_CONFIG, json.dumps(spec, indent=2).encode())
+        trainer.fit()
+        if trainer.best is not None and trainer.best["step"] != trainer.step and main:
+            _export_checkpoint(objective, trainer, run)
     return run
 
 

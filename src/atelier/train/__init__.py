@@ -3,7 +3,14 @@
 from atelier.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from atelier.train.ema import EMA
 from atelier.train.objective import Objective
-from atelier.train.trainer import StepContext, TrainConfig, Trainer, select_device
+from atelier.train.trainer import (
+    StepContext,
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    TrainingWarning,
+    select_device,
+)
 
 __all__ = [
     "EMA",
@@ -11,6 +18,8 @@ __all__ = [
     "StepContext",
     "TrainConfig",
     "Trainer",
+    "TrainingDiverged",
+    "TrainingWarning",
     "latest_checkpoint",
     "load_checkpoint",
     "save_checkpoint",

@@ -21,18 +21,26 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any, Collection
+from typing import Any, Callable, Collection
 
 import torch
 
 from atelier.errors import AtelierError
 from atelier.image import write_atomic
 
-_NAME = re.compile(r"^step-(\d{8})\.pt$")
+_NAME = re.compile(r"^step-(\d{8,})\.pt$")
 
 
 def checkpoint_path(folder: str | Path, step: int) -> Path:
     return Path(folder) / f"step-{step:08d}.pt"
+
+
+def step_of(path: str | Path) -> int:
+    """The step of a checkpoint file (``step-00000100.pt`` -> 100)."""
+    found = _NAME.match(Path(path).name)
+    if found is None:
+        raise ValueError(f"{path} is not named like a checkpoint")  # a bug in atelier
+    return int(found.group(1))
 
 
 def list_checkpoints(folder: str | Path) -> list[Path]:
@@ -40,7 +48,7 @@ def list_checkpoints(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if _NAME.match(p.name))
+    return sorted((p for p in folder.iterdir() if _NAME.match(p.name)), key=step_of)
 
 
 def latest_checkpoint(folder: str | Path) -> Path | None:
@@ -75,4 +83,32 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise AtelierError(f"{path}: no such checkpoint") from None
     except Exception as exc:  # torch raises many kinds for a damaged or foreign file
-        raise AtelierError(f"{path}: not a readable atelier checkpoint ({exc})") from None
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise AtelierError(f"{path}: not a readable atelier checkpoint ({cause})") from None
+
+
+def load_latest_checkpoint(
+    folder: str | Path, warn: Callable[[str], None] | None = None
+) -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint in ``folder`` that reads, as ``(path, state)``; None if there is none.
+
+    A newer one that does not read (a truncated or damaged file) is skipped for the one
+    before it, and ``warn`` gets one line saying so; when none reads, the newest one's error
+    is raised (``AtelierError``).
+    """
+    found = list_checkpoints(folder)
+    skipped: list[tuple[Path, AtelierError]] = []
+    for path in reversed(found):
+        try:
+            state = load_checkpoint(path)
+        except AtelierError as exc:
+            skipped.append((path, exc))
+            continue
+        if skipped and warn is not None:
+            names = ", ".join(p.name for p, _ in skipped)
+            cause = str(skipped[0][1]).split(": ", 1)[-1]
+            warn(f"{names} in {folder} cannot be read ({cause}); resuming from {path.name} instead")
+        return path, state
+    if skipped:
+        raise skipped[0][1]
+    return None

@@ -38,20 +38,24 @@ import json
 import math
 import random
 import time
-from dataclasses import asdict, dataclass
+import warnings
+import typing
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
 
-from atelier.errors import InvalidArgument
+from atelier.errors import AtelierError, InvalidArgument
 from atelier.devices import select_device
+from atelier.models.registry import check_range, check_setting
 from atelier.train.checkpoint import (
     checkpoint_path,
     latest_checkpoint,
-    load_checkpoint,
+    load_latest_checkpoint,
     save_checkpoint,
+    step_of,
 )
 from atelier.train.distributed import DistributedEnv
 from atelier.train.ema import EMA
@@ -59,9 +63,33 @@ from atelier.train.objective import Objective
 from atelier.train.sampling import ResumableSampler
 
 
+class TrainingDiverged(AtelierError):
+    """A loss or a weight became NaN or infinite: the run stops, its last good checkpoint
+    stays (no checkpoint or export is written from non-finite weights)."""
+
+
+#: Upper bounds of the Trainer's integer settings (a typo, not a plan, goes beyond them).
+MAX_STEPS = 10**9
+MAX_BATCH = 65536
+MAX_WORKERS = 256
+
+
 @dataclass
 class TrainConfig:
-    """How to train (not what): steps, batch, seed, device, precision, checkpoints, EMA."""
+    """How to train (not what): steps, batch, seed, device, precision, checkpoints, EMA.
+
+    Every field is checked on construction by its declared type and range (one line naming
+    the ``train.`` key and what it accepts): integers are integers (not ``true``, not
+    ``1e3``), numbers finite, ``grad_clip`` > 0 or None, ``ema_decay`` in (0, 1) or None,
+    ``num_workers`` >= 0, ``keep_checkpoints`` >= 0 (0 keeps every checkpoint), and
+    ``device`` a name :func:`atelier.devices.select_device` knows (whether this machine has
+    that device is checked when a Trainer is built, and by ``resolve_run``).
+
+    >>> TrainConfig(grad_clip=float("nan"))
+    Traceback (most recent call last):
+    ...
+    atelier.errors.InvalidArgument: train.grad_clip must be a finite number, got nan (or null for none)
+    """
 
     steps: int = 1000
     batch_size: int = 64
@@ -77,14 +105,39 @@ class TrainConfig:
     validate_every: int | None = None  # None: at every checkpoint
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "checkpoint_every", "log_every", "validate_every"):
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            value = check_setting(f"train.{f.name}", getattr(self, f.name), hints[f.name])
+            setattr(self, f.name, value)
+        check_range("train.steps", self.steps, 1, MAX_STEPS)
+        check_range("train.batch_size", self.batch_size, 1, MAX_BATCH)
+        check_range("train.seed", self.seed, 0, 2**63 - 1)
+        for name in ("checkpoint_every", "log_every", "validate_every"):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise InvalidArgument(f"{name} must be at least 1, got {value}")
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise InvalidArgument(f"precision must be fp32, bf16 or fp16, got {self.precision!r}")
-        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
-            raise InvalidArgument(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+            if value is not None:
+                check_range(f"train.{name}", value, 1, MAX_STEPS)
+        check_range("train.keep_checkpoints", self.keep_checkpoints, 0, 10**6)
+        check_range("train.num_workers", self.num_workers, 0, MAX_WORKERS)
+        if self.grad_clip is not None:
+            check_range("train.grad_clip", self.grad_clip, 0, None, low_open=True)
+        if self.ema_decay is not None:
+            check_range("train.ema_decay", self.ema_decay, 0, 1, low_open=True, high_open=True)
+        if not _device_name_ok(self.device):  # whether this machine has it: the Trainer's check
+            try:
+                select_device(self.device)
+            except InvalidArgument as exc:
+                raise InvalidArgument(f"train.device: {exc}") from None
+
+
+def _device_name_ok(name: str) -> bool:
+    """Whether ``name`` is a device name ``select_device`` knows (available or not)."""
+    text = name.strip().lower()
+    if text == "auto":
+        return True
+    try:
+        return torch.device(text).type in ("cpu", "cuda", "mps")
+    except (RuntimeError, ValueError):
+        return False
 
 
 class StepContext:
@@ -166,7 +219,19 @@ class Trainer:
     (the CLI draws its progress bar from it; validation records have the objective's metrics
     and ``best_step`` instead of losses); ``on_checkpoint(trainer)`` runs on rank 0 after
     each checkpoint (a run exports its model and a sample grid there). ``best`` is None or
-    ``{"step", "metric", "value"}`` of the best validation so far.
+    ``{"step", "metric", "value"}`` of the best validation so far. ``on_progress(step)``
+    runs on rank 0 after every step (and once with the step a resumed run starts from), so a
+    caller can report progress between log records.
+
+    Resuming: a newest checkpoint that does not read (truncated by a full disk, damaged) is
+    skipped for the one before it, with a ``warnings.warn`` line saying so. The optimizers
+    keep their state (moments, step counts) but take the hyper-parameters the objective
+    was built with now (learning rate, betas, weight decay), so a run resumed with a new
+    learning rate uses it; a scheduler's base rates follow.
+
+    Divergence: a NaN or infinite loss with NaN or infinite weights (checked when a loss is
+    not finite, and at every checkpoint) stops the run with ``TrainingDiverged`` naming the
+    step and the last good checkpoint; nothing is saved or exported from the bad weights.
     """
 
     def __init__(
@@ -178,11 +243,13 @@ class Trainer:
         *,
         on_log: Callable[[dict[str, Any]], None] | None = None,
         on_checkpoint: Callable[["Trainer"], None] | None = None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> None:
         self.objective, self.dataset, self.config = objective, dataset, config
         self.run_dir = Path(run_dir)
         self.on_log = on_log
         self.on_checkpoint = on_checkpoint
+        self.on_progress = on_progress
         self.dist = DistributedEnv.from_environ()
         objective.setup(config)
         self.device = select_device(config.device)
@@ -238,25 +305,57 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any], ctx: StepContext) -> None:
-        for kind, targets in (
-            ("modules", self.modules),
-            ("optimizers", self.optimizers),
-            ("schedulers", self.schedulers),
-            ("ema", self.ema),
-        ):
-            for name, target in targets.items():
-                target.load_state_dict(state[kind][name])
-        self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
+        """Restore a checkpoint's state. The optimizers keep the checkpoint's moments but take
+        the hyper-parameters they were built with now (see the class docstring)."""
+        fresh = {
+            name: [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+            for name, opt in self.optimizers.items()
+        }
+        fresh_base = {
+            name: list(s.base_lrs) for name, s in self.schedulers.items() if hasattr(s, "base_lrs")
+        }
+        try:
+            for kind, targets in (
+                ("modules", self.modules),
+                ("optimizers", self.optimizers),
+                ("schedulers", self.schedulers),
+                ("ema", self.ema),
+            ):
+                for name, target in targets.items():
+                    target.load_state_dict(state[kind][name])
+            self.step, self.epoch, self.position = state["step"], state["epoch"], state["position"]
+            rng = state["rng"]
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:
+            cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise AtelierError(
+                f"the checkpoint does not match this run's model and optimizers ({cause}); "
+                "was the run's config.json changed by hand?"
+            ) from None
         self.best = state.get("best")  # absent in checkpoints written before validation existed
-        if len(state["rng"]) != self.dist.world_size:
+        if len(rng) != self.dist.world_size:
             raise InvalidArgument(
-                f"this run was checkpointed with {len(state['rng'])} processes; resume it with "
+                f"this run was checkpointed with {len(rng)} processes; resume it with "
                 f"as many (got {self.dist.world_size})"
             )
-        _set_rng_state(state["rng"][self.dist.rank], ctx)
+        _set_rng_state(rng[self.dist.rank], ctx)
+        for name, opt in self.optimizers.items():
+            for group, now in zip(opt.param_groups, fresh[name]):
+                _apply_group_settings(group, now)
+        for name, base in fresh_base.items():
+            scheduler = self.schedulers[name]
+            scheduler.base_lrs = base
+            if hasattr(scheduler, "_last_lr"):
+                scheduler._last_lr = [g["lr"] for g in scheduler.optimizer.param_groups]
 
     def save(self, ctx: StepContext) -> Path | None:
-        """Checkpoint (a collective call: every process takes part, rank 0 writes)."""
+        """Checkpoint (a collective call: every process takes part, rank 0 writes).
+
+        Raises ``TrainingDiverged`` (writing nothing) when a weight is NaN or infinite."""
+        if not self._all_ranks(finite_weights([*self.modules.values(), *(e.module for e in self.ema.values())])):
+            raise TrainingDiverged(
+                f"the weights became non-finite (nan or inf) by step {self.step}; "
+                f"{self._last_good()}: lower the learning rate or set grad_clip"
+            )
         state = self.state_dict(ctx)
         if not self.dist.is_main:
             return None
@@ -276,9 +375,16 @@ class Trainer:
         np.random.seed(self.rank_seed % 2**32)
         random.seed(self.rank_seed)
         ctx = StepContext(self)
-        latest = latest_checkpoint(self.checkpoint_dir)
-        if latest is not None:
-            self.load_state_dict(load_checkpoint(latest), ctx)
+        found = load_latest_checkpoint(self.checkpoint_dir, warn=self._warn)
+        if found is not None:
+            self.load_state_dict(found[1], ctx)
+            if self.step > cfg.steps:
+                raise InvalidArgument(
+                    f"train.steps={cfg.steps} is below the step this run has reached "
+                    f"({self.step}); set steps to {self.step} or more"
+                )
+        if self.on_progress is not None and self.dist.is_main:
+            self.on_progress(self.step)
         self.dist.broadcast_modules(self.modules.values())
         sampler = ResumableSampler(
             len(self.dataset), seed=cfg.seed, rank=self.dist.rank, world_size=self.dist.world_size
@@ -304,6 +410,7 @@ class Trainer:
                 for module in self.modules.values():
                     module.train()
                 losses = self.objective.step(batch, self.step, ctx)
+                self._check_losses(losses)
                 for name, ema in self.ema.items():
                     ema.update(self.modules[name])
                 for scheduler in self.schedulers.values():
@@ -311,6 +418,8 @@ class Trainer:
                 self.step += 1
                 self.position += 1
                 window_images += cfg.batch_size
+                if self.on_progress is not None and self.dist.is_main:
+                    self.on_progress(self.step)
                 if self.step % cfg.log_every == 0 or self.step == end:
                     elapsed = max(time.perf_counter() - window_start, 1e-9)
                     self._log({"step": self.step, **losses, "images_per_s": window_images / elapsed})
@@ -327,6 +436,48 @@ class Trainer:
             if self.position >= batches_per_epoch:
                 self.epoch, self.position = self.epoch + 1, 0
         return losses
+
+    def _warn(self, message: str) -> None:
+        if self.dist.is_main:
+            warnings.warn(message, TrainingWarning, stacklevel=3)
+
+    def _all_ranks(self, ok: bool) -> bool:
+        """``ok`` on every process (one collective under torchrun, so that all stop together)."""
+        if not self.dist.enabled:
+            return ok
+        import torch.distributed as dist
+
+        flag = torch.tensor([0.0 if ok else 1.0], device=self.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item() == 0.0)
+
+    def _last_good(self) -> str:
+        latest = latest_checkpoint(self.checkpoint_dir)
+        if latest is None:
+            return "no checkpoint was written before"
+        return f"the last good checkpoint is step {step_of(latest)}"
+
+    def _check_losses(self, losses: dict[str, Any]) -> None:
+        """Stop on a non-finite loss that came with non-finite weights (a NaN or infinite loss
+        alone can be a stale report, like a GAN's generator loss between its steps, or a
+        step that fp16 loss scaling skipped; the weights say whether training broke)."""
+        bad = None
+        for name, value in losses.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(number):
+                bad = (name, number)
+                break
+        broken = bad is not None and not finite_weights(list(self.modules.values()))
+        if self._all_ranks(not broken):
+            return
+        name, value = bad if broken else ("a loss (on another process)", float("nan"))
+        raise TrainingDiverged(
+            f"{name} became non-finite ({value}) at step {self.step + 1}; "
+            f"{self._last_good()}: lower the learning rate or set grad_clip"
+        )
 
     def _validation_due(self) -> bool:
         if not self.validates:
@@ -387,6 +538,38 @@ class Trainer:
             f.write(json.dumps(record) + "\n")
         if self.on_log is not None:
             self.on_log(record)
+
+
+class TrainingWarning(UserWarning):
+    """Something a person should know about a run that does not stop it (a checkpoint skipped)."""
+
+
+def finite_weights(modules: list[torch.nn.Module]) -> bool:
+    """Whether every parameter and floating buffer of ``modules`` is finite (one sync)."""
+    checks = [
+        torch.isfinite(t).all()
+        for m in modules
+        for t in (*m.parameters(), *m.buffers())
+        if t.is_floating_point()
+    ]
+    if not checks:
+        return True
+    return bool(torch.stack([c.to(checks[0].device) for c in checks]).all())
+
+
+def _apply_group_settings(group: dict[str, Any], now: dict[str, Any]) -> None:
+    """Give a loaded optimizer param group the settings it was just built with: betas,
+    weight decay, ... and the learning rate (a scheduled one keeps its place in the
+    schedule: it is rescaled by new base / old base)."""
+    old_base = group.get("initial_lr", group["lr"])
+    new_base = now.get("initial_lr", now["lr"])
+    for key, value in now.items():
+        if key not in ("lr", "initial_lr"):
+            group[key] = value
+    if new_base != old_base:
+        group["lr"] = group["lr"] * new_base / old_base if old_base else new_base
+        if "initial_lr" in group:
+            group["initial_lr"] = new_base
 
 
 def _to_device(batch: Any, device: torch.device) -> Any:

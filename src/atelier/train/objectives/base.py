@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import typing
 from typing import Any, Iterator, Mapping
 
 import torch
 from torch import nn
 
 from atelier.errors import InvalidArgument
+from atelier.models.registry import check_range, check_setting
 from atelier.train.objective import Objective
 from atelier.train.objectives.freeze import apply_freeze, freeze_discriminator_blocks, trainable
 
@@ -26,9 +28,11 @@ __all__ = ["FamilyObjective", "hyper_from_dict", "check_labels", "frozen_grads"]
 def hyper_from_dict(cls: type, data: Mapping[str, Any] | Any = None, *, base: Any = None) -> Any:
     """A ``cls`` (a ``Hyper`` dataclass) from ``base`` (default: ``cls()``) updated by ``data``.
 
-    ``data`` may be a dict, an instance of ``cls`` (returned as is) or None. Lists become
-    tuples where the default is a tuple (JSON has no tuples); ints are accepted for floats.
-    Unknown keys raise ``InvalidArgument`` naming the known ones.
+    ``data`` may be a dict, an instance of ``cls`` (returned as is) or None. Each value is
+    checked against its declared type (:func:`atelier.models.registry.check_setting`):
+    lists become tuples (JSON has no tuples), ints are accepted for floats, NaN and infinity
+    are not. Unknown keys raise ``InvalidArgument`` naming the known ones. Ranges are the
+    objective's (``FamilyObjective.check_hyper``).
 
     >>> from dataclasses import dataclass
     >>> @dataclass
@@ -52,23 +56,9 @@ def hyper_from_dict(cls: type, data: Mapping[str, Any] | Any = None, *, base: An
             f"unknown training hyper-parameter(s) {', '.join(map(repr, unknown))} for "
             f"{cls.__qualname__}; known: {', '.join(sorted(known))}"
         )
+    hints = typing.get_type_hints(cls)
     for key, value in data.items():
-        default = getattr(out, key)
-        if isinstance(default, tuple):
-            if not isinstance(value, (list, tuple)) or len(value) != len(default):
-                raise InvalidArgument(f"{key} must be {len(default)} numbers, got {value!r}")
-            value = tuple(float(v) for v in value)
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise InvalidArgument(f"{key} must be true or false, got {value!r}")
-        elif isinstance(default, int):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidArgument(f"{key} must be an integer, got {value!r}")
-        elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidArgument(f"{key} must be a number, got {value!r}")
-            value = float(value)
-        setattr(out, key, value)
+        setattr(out, key, check_setting(f"hyper.{key}", value, hints[key]))
     return out
 
 
@@ -105,11 +95,6 @@ def frozen_grads(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-def _positive(name: str, value: float) -> None:
-    if not value > 0:
-        raise InvalidArgument(f"{name} must be > 0, got {value}")
-
-
 class FamilyObjective(Objective):
     """Base of the family objectives: holds ``model`` and ``hyper``, applies the freezing.
 
@@ -131,7 +116,7 @@ class FamilyObjective(Objective):
         freeze: tuple[str, ...] = (),
         lr_scale: float = 1.0,
     ) -> None:
-        if isinstance(lr_scale, bool) or not isinstance(lr_scale, (int, float)) or not lr_scale > 0:
+        if isinstance(lr_scale, bool) or not isinstance(lr_scale, (int, float)) or not 0 < lr_scale < float("inf"):
             raise InvalidArgument(f"lr_scale must be a number > 0, got {lr_scale!r}")
         self.model = model
         self.hyper = hyper_from_dict(self.Hyper, hyper, base=self.default_hyper(model.config))
@@ -153,9 +138,42 @@ class FamilyObjective(Objective):
         return cls.Hyper()
 
     def check_hyper(self) -> None:
-        for f in dataclasses.fields(self.hyper):
-            if f.name.startswith("lr") or f.name in ("batch_size", "n_critic"):
-                _positive(f.name, getattr(self.hyper, f.name))
+        """The ranges of the hyper-parameters every family shares, by name (a subclass adds
+        its own and calls this): learning rates ``lr*`` > 0, ``betas`` in [0, 1),
+        ``weight_decay`` and every ``*_weight`` >= 0, ``batch_size``, ``n_critic``,
+        ``steps``, ``validate_every`` >= 1, ``ema_decay`` in (0, 1), ``patch`` and
+        ``style_size`` at most 4096 pixels, ``min_lr_ratio`` in [0, 1]."""
+        h = self.hyper
+        for f in dataclasses.fields(h):
+            name, value = f.name, getattr(h, f.name)
+            where = f"hyper.{name}"
+            if name.startswith("lr"):
+                check_range(where, value, 0, None, low_open=True)
+            elif name == "betas":
+                for i, beta in enumerate(value):
+                    check_range(f"{where}[{i}]", beta, 0, 1, high_open=True)
+            elif name == "weight_decay" or name.endswith("_weight"):
+                check_range(where, value, 0, None)
+            elif name == "batch_size":
+                check_range(where, value, 1, 65536)
+            elif name == "n_critic":
+                check_range(where, value, 1, 100)
+            elif name in ("steps", "validate_every"):
+                check_range(where, value, 1, 10**9)
+            elif name == "ema_decay":
+                check_range(where, value, 0, 1, low_open=True, high_open=True)
+            elif name in ("patch", "style_size"):
+                check_range(where, value, 1, 4096)
+            elif name == "min_lr_ratio":
+                check_range(where, value, 0, 1)
+
+    @classmethod
+    def check_hyper_values(cls, hyper: Any) -> None:
+        """Run ``check_hyper`` on a ``Hyper`` instance without a model (``resolve_run`` checks
+        a run's settings before building anything). ``check_hyper`` reads ``self.hyper`` only."""
+        probe = cls.__new__(cls)
+        probe.hyper = hyper
+        probe.check_hyper()
 
     def lr(self, value: float) -> float:
         return value * self.lr_scale

@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from atelier.errors import InvalidArgument
 from atelier.nets.feature_losses import gram_matrix
 from atelier.train.objectives import register_objective
+from atelier.train.objectives.base import FamilyObjective
 from atelier.train.objectives.restoration import RestorationObjective
 
 __all__ = ["InpaintHyper", "InpaintObjective", "TAPS", "hole_psnr"]
@@ -92,6 +93,7 @@ class InpaintObjective(RestorationObjective):
         self._vgg = None
 
     def check_hyper(self) -> None:
+        FamilyObjective.check_hyper(self)  # the shared ranges (not the parent's patch check)
         h = self.hyper
         if not 0.0 <= h.min_lr_ratio <= 1.0:
             raise InvalidArgument(f"min_lr_ratio must be in [0, 1], got {h.min_lr_ratio}")
