@@ -198,3 +198,20 @@ def test_disk_full_is_one_line(tmp_path, monkeypatch):
         write_atomic(tmp_path / "a.bin", b"x")
     assert isinstance(info.value, AtelierError) and "\n" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_permission_denied_is_one_line(tmp_path, monkeypatch):
+    """(Root ignores folder permissions, so the refusal is simulated.)"""
+    import errno
+
+    real_open = os.open
+
+    def denied(path, flags, mode=0o777, **kw):
+        if ".atelier-" in str(path):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, flags, mode, **kw)
+
+    monkeypatch.setattr(os, "open", denied)
+    with pytest.raises(CannotWrite, match=r"cannot write .*a\.png: Permission denied$"):
+        save_image(tmp_path / "a.png", np.zeros((2, 2), np.uint8))
+    assert list(tmp_path.iterdir()) == []

@@ -1,9 +1,12 @@
 """Safe image I/O: load and save with size limits, clear errors and atomic writes.
 
 ``load_image`` returns ``H x W`` (grey), ``H x W x 3`` (RGB) or ``H x W x 4`` (RGBA) arrays of
-dtype uint8, or uint16 for 16-bit files, with the EXIF orientation applied. ``save_image``
-writes through a temporary file renamed into place, so a failed save leaves nothing behind
-and never a half-written file.
+dtype uint8, or uint16 for 16-bit files (float32 in [0, 1] for float TIFFs), with the EXIF
+orientation applied. It reads PNG, JPEG, WebP, TIFF and BMP only, from regular files under a
+byte limit, and turns every decoder failure into one ``InvalidImage`` line ("<path>: <reason>").
+``save_image`` writes through a temporary file renamed into place, so a failed save leaves
+nothing behind and never a half-written file; without ``overwrite`` the final name is created
+exclusively, so concurrent writers never replace each other's files.
 
 Example
 -------
