@@ -117,6 +117,7 @@ def test_racing_processes_exactly_one_wins(tmp_path):
         "from atelier.image import save_image\n"
         "from atelier.errors import OutputExists\n"
         "start = float(sys.argv[2])\n"
+        "time.sleep(max(0.0, start - time.time() - 0.02))\n"
         "while time.time() < start: pass\n"
         "try:\n"
         "    save_image(sys.argv[1], np.full((64, 64), int(sys.argv[3]), np.uint8)); print('ok')\n"
