@@ -83,8 +83,10 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise AtelierError(f"{path}: no such checkpoint") from None
     except Exception as exc:  # torch raises many kinds for a damaged or foreign file
-        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise AtelierError(f"{path}: not a readable atelier checkpoint ({cause})") from None
+        cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0].split(". ")[0].rstrip(".")
+        error = AtelierError(f"{path}: not a readable atelier checkpoint ({cause})")
+        error.cause = cause
+        raise error from None
 
 
 def load_latest_checkpoint(
@@ -106,7 +108,7 @@ def load_latest_checkpoint(
             continue
         if skipped and warn is not None:
             names = ", ".join(p.name for p, _ in skipped)
-            cause = str(skipped[0][1]).split(": ", 1)[-1]
+            cause = getattr(skipped[0][1], "cause", str(skipped[0][1]))
             warn(f"{names} in {folder} cannot be read ({cause}); resuming from {path.name} instead")
         return path, state
     if skipped:

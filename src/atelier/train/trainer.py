@@ -454,7 +454,7 @@ class Trainer:
     def _last_good(self) -> str:
         latest = latest_checkpoint(self.checkpoint_dir)
         if latest is None:
-            return "no checkpoint was written before"
+            return "no checkpoint was written yet"
         return f"the last good checkpoint is step {step_of(latest)}"
 
     def _check_losses(self, losses: dict[str, Any]) -> None:
