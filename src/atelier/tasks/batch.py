@@ -164,6 +164,8 @@ def plan_jobs(
     Refuses (``OutputExists``) to write over any input unless ``overwrite`` is given, and
     (``InvalidArgument``) two inputs that would land on the same output.
     """
+    if format is not None and "." + format.lower().strip().lstrip(".") not in FORMATS:
+        raise InvalidArgument(f"unknown format {format!r}; use png, jpg, webp, tif or bmp")
     sources = expand_inputs(inputs)
     out = Path(output)
     check_output_parent(output)
@@ -173,7 +175,7 @@ def plan_jobs(
         message = image_suffix_error(output)
         if message is not None:
             raise InvalidArgument(message)
-        if format is not None and FORMATS["." + format.lower().lstrip(".")] != FORMATS[suffix]:
+        if format is not None and FORMATS["." + format.lower().strip().lstrip(".")] != FORMATS[suffix]:
             raise InvalidArgument(
                 f"-o {output} and --format {format} disagree; change the suffix or drop --format"
             )
