@@ -45,7 +45,7 @@ $(TOOLS)/bin/pip-compile:
 	$(TOOLS)/bin/pip install -q "$(PIP_TOOLS)"
 
 lock: $(TOOLS)/bin/pip-compile
-	$(TOOLS)/bin/pip-compile --quiet --custom-compile-command "make lock" $(LOCK_UPGRADE) --extra test --strip-extras --allow-unsafe \
+	CUSTOM_COMPILE_COMMAND="make lock" $(TOOLS)/bin/pip-compile --quiet $(LOCK_UPGRADE) --extra test --strip-extras --allow-unsafe \
 	    --no-emit-index-url --no-emit-find-links --output-file $(LOCK) pyproject.toml
 	sed -i 's/^torch==\([0-9.]*\)+cpu$$/torch==\1/' $(LOCK)
 	@grep -qx "torch==$(TORCH)" $(LOCK) || { echo "$(LOCK): expected torch==$(TORCH)" >&2; exit 1; }
