@@ -12,7 +12,7 @@ Example
 -------
 >>> import tempfile
 >>> cards = run_demo(tempfile.mkdtemp(), limit=1)
->>> cards[0].commands[1]
+>>> cards[0].commands[0]
 'atelier upscale small.png -o bicubic-x4.png --model bicubic'
 """
 
@@ -81,7 +81,8 @@ def _card(c: DemoCard) -> str:
     widest = max(p.width for p in c.panels)
     panels = "".join(_panel(p, widest) for p in c.panels)
     commands = html.escape("\n".join(c.commands))
-    return f"""<figure id="{c.key}">
+    wide = ' class="wide"' if len(c.panels) > 2 else ""
+    return f"""<figure id="{c.key}"{wide}>
   <h2>{html.escape(c.title)}</h2>
   <p>{html.escape(c.about)}</p>
   <div class="panels" style="grid-template-columns: repeat({len(c.panels)}, 1fr)">{panels}</div>
@@ -103,11 +104,12 @@ main {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(640px, 1f
 figure {{ margin: 0; background: #fff; padding: 1rem; border-radius: 8px; box-shadow: 0 1px 3px #0002; }}
 h2 {{ font-size: 1.1rem; margin: 0 0 .3rem; }}
 figure p {{ margin: 0 0 .6rem; font-size: .9rem; color: #444; }}
-.panels {{ display: grid; gap: .5rem; align-items: end; }}
+.panels {{ display: grid; gap: .5rem; align-items: start; }}
+.wide {{ grid-column: 1 / -1; max-width: 1400px; }}
 .panel img {{ display: block; height: auto; image-rendering: auto; }}
 .label {{ font-size: .8rem; margin-top: .2rem; }}
 .cmd {{ position: relative; margin-top: .6rem; }}
-.cmd pre {{ background: #f0f0f0; padding: .5rem; margin: 0; overflow-x: auto; font-size: .8rem; }}
+.cmd pre {{ background: #f0f0f0; padding: .5rem 4rem .5rem .5rem; margin: 0; white-space: pre-wrap; font-size: .8rem; }}
 .cmd button {{ position: absolute; right: .3rem; top: .3rem; font-size: .7rem; }}
 figcaption {{ font-size: .75rem; color: #666; margin-top: .3rem; }}
 code {{ background: #f0f0f0; padding: .1rem .3rem; }}

@@ -105,8 +105,8 @@ def upscale_card(ctx: CardContext) -> DemoCard:
     sr = timer(lambda: upscale(small, scale=4))
     return DemoCard(
         "upscale", "Upscale x4: the shipped sr-x4 network beside bicubic",
-        "small.png is photo.jpg reduced 4x; both enlarge it back to 256 x 256 and are scored "
-        "against photo.jpg (images at their true relative size).",
+        f'small.png is photo.jpg reduced 4x (atelier edit photo.jpg -o small.png "{SMALL_PIPELINE}"); '
+        "both enlarge it back to 256 x 256 and are scored against photo.jpg.",
         (
             ctx.shown("input small.png", "small.png"),
             ctx.saved("bicubic", "bicubic-x4.png", bicubic, score(photo, bicubic, "photo.jpg")),
@@ -114,7 +114,6 @@ def upscale_card(ctx: CardContext) -> DemoCard:
             ctx.shown("original photo.jpg", "photo.jpg"),
         ),
         (
-            f'atelier edit photo.jpg -o small.png "{SMALL_PIPELINE}"   # already in examples/',
             "atelier upscale small.png -o bicubic-x4.png --model bicubic",
             "atelier upscale small.png -o sr-x4.png",
             "atelier compare photo.jpg sr-x4.png --metrics psnr,ssim",
@@ -290,7 +289,7 @@ def edit_card(ctx: CardContext, source: str, text: str, title: str, output: str)
         f"edit-{output.removesuffix('.png')}", title, about,
         (
             ctx.shown(source, source),
-            ctx.saved("edited", output, result, score(image, result, source) if same else ""),
+            ctx.saved(output, output, result, score(image, result, source) if same else ""),
         ),
         (f'atelier edit {source} -o {output} "{text}"',),
         timer.seconds,

@@ -97,7 +97,7 @@ EXAMPLES: dict[str, tuple[Callable[[Path], np.ndarray], str]] = {
     "scans/page.png": (lambda f: _noisy(bundled_photo("page"), 1), "a noisy scanned page (grey)"),
     "scans/text.png": (lambda f: _noisy(_fit(bundled_photo("text"), 384), 2), "noisy text (grey)"),
     "hr/astronaut.png": (lambda f: load_image(f / "photo.jpg"), "photo.jpg as PNG (high-resolution reference)"),
-    "hr/coffee.png": (lambda f: _fit(bundled_photo("coffee"), 256), "coffee, 256 px"),
+    "hr/coffee.png": (lambda f: _fit(bundled_photo("coffee"), 256)[:168], "coffee, 256 x 168 (sides multiples of 4)"),
     "lr/astronaut.png": (
         lambda f: Pipeline.parse(SMALL_PIPELINE).apply(load_image(f / "hr/astronaut.png")), "hr/ reduced 4x",
     ),
