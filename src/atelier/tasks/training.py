@@ -301,9 +301,10 @@ def load_run_spec(run: str | Path) -> dict[str, Any]:
             raise invalid(f"fine_tune.{key} is missing or of the wrong type")
     try:
         # the stored device may be one this machine lacks: --resume --set device=cpu moves it
-        return resolve_run(spec["model"], data=spec["data"], base=spec, check_device=False)
+        checked = resolve_run(spec["model"], data=spec["data"], base=spec, check_device=False)
     except AtelierError as exc:
         raise invalid(str(exc)) from None
+    return json.loads(json.dumps(checked))  # as JSON has it (lists, not tuples)
 
 
 def resume_spec(run: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:

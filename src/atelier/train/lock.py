@@ -16,8 +16,8 @@ Example
 ...     try:
 ...         RunLock(run).acquire()
 ...     except RunInUse as exc:
-...         print(str(exc).split(" is in use")[1].split("(")[0])
- by another atelier process 
+...         print("refused:", "is in use by another atelier process" in str(exc))
+refused: True
 """
 
 from __future__ import annotations
