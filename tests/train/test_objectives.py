@@ -71,7 +71,10 @@ def test_gan_step_updates_both_networks(name, loss):
     torch.manual_seed(0)
     model = build_model(name, {**MODEL, "loss": loss})
     obj = make_objective(model)
-    assert obj.hyper == GAN_RECIPES[loss]
+    assert obj.hyper == type(obj).default_hyper(model.config)  # the cGAN adds mode seeking
+    assert (obj.hyper.lr_g, obj.hyper.betas, obj.hyper.n_critic) == (
+        GAN_RECIPES[loss].lr_g, GAN_RECIPES[loss].betas, GAN_RECIPES[loss].n_critic
+    )
     losses, before = _run(obj, steps=2)
     assert {"d_loss", "g_loss"} <= set(losses)
     assert all(torch.isfinite(torch.tensor(v)) for v in losses.values()), losses
@@ -218,7 +221,7 @@ def test_lr_scale_multiplies_every_learning_rate(name):
 
 
 def test_unknown_hyper_key_lists_the_known_ones():
-    with pytest.raises(InvalidArgument, match=r"'lr_gen'.*known: batch_size, betas, ema_decay, gp_weight, lr_d, lr_g, n_critic"):
+    with pytest.raises(InvalidArgument, match=r"'lr_gen'.*known: batch_size, betas, ema_decay, gp_weight, lr_d, lr_g, mode_seeking, n_critic"):
         make_objective(build_model("dcgan", MODEL), {"lr_gen": 1e-3})
     with pytest.raises(InvalidArgument, match="must be > 0"):
         make_objective(build_model("vae", MODEL), {"lr": -1.0})
