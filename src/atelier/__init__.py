@@ -16,11 +16,13 @@ inf
 from atelier import ops
 from atelier.errors import (
     AtelierError,
+    CannotWrite,
     ImageTooLarge,
     InvalidArgument,
     InvalidImage,
     OutputExists,
     UnknownName,
+    UnsupportedFormat,
 )
 from atelier.image import (
     from_tensor,
@@ -36,12 +38,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AtelierError",
+    "CannotWrite",
     "ImageTooLarge",
     "InvalidArgument",
     "InvalidImage",
     "OutputExists",
     "Pipeline",
     "UnknownName",
+    "UnsupportedFormat",
     "__version__",
     "apply_pipeline",
     "from_tensor",

@@ -256,7 +256,7 @@ def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
             if record["step"] > last:  # a resumed run repeats no step it had logged
                 seconds += (record["step"] - last) * batch / max(record["images_per_s"], 1e-9)
                 last = record["step"]
-        elif metric in record:
+        elif record.get(metric) is not None:  # null: a non-finite figure
             curve = [c for c in curve if c["step"] < record["step"]]
             reference = {k: v for k, v in record.items() if k in _REFERENCES}
             curve.append({"step": record["step"], metric: record[metric], **reference})

@@ -108,6 +108,18 @@ def test_wgan_gp_alternates_generator_steps():
     assert moved == [(True, True), (False, True), (False, True), (True, True)]
 
 
+def test_gan_reports_no_generator_loss_before_its_first_step():
+    """A resume at a critic-only step has no generator figure yet: the record leaves it out
+    (it used to be NaN, which made log.jsonl invalid JSON); once G steps it is reported."""
+    torch.manual_seed(0)
+    model = build_model("dcgan", {**MODEL, "loss": "wgan-gp"})
+    obj = make_objective(model, {"n_critic": 3})
+    ctx = FakeCtx(obj.optimizers())
+    assert "g_loss" not in obj.step(_batch(), 1, ctx)  # step 1 % 3: discriminator only
+    assert "g_loss" in obj.step(_batch(), 3, ctx)
+    assert "g_loss" in obj.step(_batch(), 4, ctx)  # the last G figure is carried
+
+
 @pytest.mark.parametrize("name", ["vae", "cvae"])
 def test_vae_step(name):
     torch.manual_seed(0)

@@ -87,6 +87,15 @@ def test_checkpoints_kept_and_logged(tmp_path):
     assert state["step"] == 40 and set(state["rng"][0]) >= {"python", "numpy", "torch"}
 
 
+def test_log_writes_non_finite_figures_as_null(tmp_path):
+    """log.jsonl stays JSON (json.dumps would write NaN/Infinity, which strict readers refuse)."""
+    trainer = Trainer(NoisyRegression(), toy_dataset(), TrainConfig(**CFG), tmp_path)
+    trainer._log({"step": 1, "a": float("nan"), "b": float("inf"), "c": 0.25})
+    line = (tmp_path / "log.jsonl").read_text()
+    assert json.loads(line, parse_constant=lambda c: pytest.fail(f"wrote {c}")) == {
+        "step": 1, "a": None, "b": None, "c": 0.25}
+
+
 def test_damaged_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / "step-00000005.pt").write_bytes(b"not a checkpoint")

@@ -126,13 +126,13 @@ def train(
         def on_log(record: dict) -> None:
             if "images_per_s" not in record:  # a validation record
                 metrics = " ".join(
-                    f"{k} {v:.4g}" for k, v in record.items() if k not in ("step", "best_step")
+                    f"{k} {_figure(v)}" for k, v in record.items() if k not in ("step", "best_step")
                 )
                 typer.echo(f"step {record['step']}: {metrics} (best step {record.get('best_step')})", err=True)
                 best.update(record)
                 return
             losses = " ".join(
-                f"{k} {v:.4g}" for k, v in record.items() if k not in ("step", "images_per_s")
+                f"{k} {_figure(v)}" for k, v in record.items() if k not in ("step", "images_per_s")
             )
             advance(0, f"{spec['model']} {losses} {record['images_per_s']:.0f} img/s")
 
@@ -146,6 +146,11 @@ def train(
 
 
 @contextlib.contextmanager
+def _figure(value) -> str:
+    """A logged figure for the progress line (the log writes a non-finite one as null)."""
+    return "nan" if value is None else f"{value:.4g}"
+
+
 def _silent() -> Iterator:
     yield lambda count=1, description=None: None
 

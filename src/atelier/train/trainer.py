@@ -532,7 +532,9 @@ class Trainer:
     def _log(self, record: dict[str, Any]) -> None:
         if not self.dist.is_main:
             return
-        record = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in record.items()}
+        # non-finite numbers become null: json.dumps would write NaN, which is not JSON
+        record = {k: ((round(v, 6) if math.isfinite(v) else None) if isinstance(v, float) else v)
+                  for k, v in record.items()}
         self.run_dir.mkdir(parents=True, exist_ok=True)
         with open(self.run_dir / "log.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")

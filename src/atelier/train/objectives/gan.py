@@ -106,8 +106,10 @@ class _GANObjective(FamilyObjective):
         self.opt_d = torch.optim.Adam(
             self.params(model.discriminator, name="discriminator"), lr=self.lr(h.lr_d), betas=h.betas
         )
-        self._last_g = float("nan")
-        self._last_ms = float("nan")
+        # the generator's figures of its last step (None until it has stepped: a resume at a
+        # critic-only step reports none rather than a made-up number)
+        self._last_g: float | None = None
+        self._last_ms: float | None = None
 
     @classmethod
     def default_hyper(cls, config) -> GANHyper:
@@ -158,9 +160,10 @@ class _GANObjective(FamilyObjective):
                 self._last_ms = ratio.item()
             ctx.optimize("generator", total)
             self._last_g = g_loss.item()
-        if self.hyper.mode_seeking > 0:
+        if self._last_ms is not None:
             out["ms_ratio"] = self._last_ms
-        return {"d_loss": d_loss.item(), "g_loss": self._last_g, **out}
+        g = {} if self._last_g is None else {"g_loss": self._last_g}
+        return {"d_loss": d_loss.item(), **g, **out}
 
 
 def mode_seeking_ratio(a: torch.Tensor, b: torch.Tensor, za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
