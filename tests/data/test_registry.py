@@ -22,7 +22,10 @@ from atelier.image import save_image
 
 def test_list_datasets():
     names = [s.name for s in list_datasets()]
-    assert names == ["digits", "faces", "folder", "idx", "patches", "shapes"]
+    assert names == [
+        "captions", "coco", "digits", "faces", "folder", "idx", "patches", "scenes", "shapes",
+        "shapes-captions",
+    ]
     assert all(s.summary for s in list_datasets())
     assert get_dataset("folder").needs_path and not get_dataset("shapes").needs_path
 

@@ -6,6 +6,11 @@ Every dataset is a ``torch.utils.data.Dataset`` whose items are ``(image, label)
 ``labels=False``). Each dataset has the attributes ``size``, ``channels``, ``num_classes``
 (0 when unlabelled) and ``class_names`` (a tuple, empty when unlabelled).
 
+Captioned datasets (``captions``, ``coco``, ``scenes``, ``shapes-captions``) follow a wider
+contract: one item per (image, caption) pair, ``CaptionedItem(image, label, text,
+image_id)``, whose first two fields are the image and label above (see
+:mod:`atelier.data.captioned`).
+
 Datasets register under a name with ``@register_dataset``; ``make_dataset`` builds one from a
 registered name or from a path (see its docstring for the rules).
 
@@ -227,11 +232,19 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _path_kind(path: Path) -> str:
-    """``idx`` for an IDX images file or a folder of IDX files and no images, else ``folder``."""
+    """``captions`` for a folder holding ``metadata.jsonl`` (or that file), ``coco`` for a
+    ``.json`` file, ``idx`` for an IDX images file or a folder of IDX files and no images,
+    else ``folder``."""
     from atelier.data.idx import is_idx_file, find_idx_images
     from atelier.image import is_image_path
 
+    if (path.is_dir() and (path / "metadata.jsonl").is_file()) or (
+        path.is_file() and path.name == "metadata.jsonl"
+    ):
+        return "captions"
     if path.is_file():
+        if path.suffix.lower() == ".json":
+            return "coco"
         return "idx" if is_idx_file(path) else "folder"
     if path.is_dir() and find_idx_images(path):
         has_images = any(p.is_file() and is_image_path(p) for p in path.rglob("*"))
@@ -255,16 +268,21 @@ def make_dataset(
     ----------
     name_or_path : str or path
         A registered name (``digits``, ``faces``, ``shapes``; see ``list_datasets()``), or
-        ``NAME:PATH`` for a dataset that reads files (``folder:photos``, ``idx:mnist10k``), or
-        a bare path: an IDX images file, or a folder holding IDX files and no ordinary images,
-        is read as ``idx``; any other path as ``folder``.
+        ``NAME:PATH`` for a dataset that reads files (``folder:photos``, ``idx:mnist10k``,
+        ``captions:emoji72``, ``coco:annotations/captions_val2017.json``), or a bare path: a
+        folder holding a ``metadata.jsonl`` (or that file) is read as ``captions``; a
+        ``.json`` file as ``coco``; an IDX images file, or a folder holding IDX files and no
+        ordinary images, as ``idx``; any other path as ``folder`` (``folder:PATH`` reads a
+        captioned folder as plain images).
     size : int
         Output height and width; a power of two in [16, 128] (the models need that). The
         dataset classes themselves accept any size >= 8.
     channels : {1, 3} or None
         None keeps the dataset's own (1 for idx, digits, faces; 3 for folder and shapes).
     split : (start, stop), range, slice or list of int, optional
-        The part of the dataset to use, e.g. ``(0, 8000)``; see ``resolve_split``.
+        The part of the dataset to use, e.g. ``(0, 8000)``; see ``resolve_split``. Captioned
+        datasets also take a part name (``"train"``, ``"val"``, ``"test"``, ``"all"``;
+        ``scenes`` adds ``"compositional"``): see ``atelier.data.captioned``.
     seed : int
         For procedural data and random crops; datasets without randomness ignore it.
     labels : bool or None
@@ -274,8 +292,9 @@ def make_dataset(
 
     Returns
     -------
-    ImageDataset
-        Items ``(tensor (C, size, size) float32 in [0, 1], int label or -1)``.
+    ImageDataset or CaptionedDataset
+        Items ``(tensor (C, size, size) float32 in [0, 1], int label or -1)``; for captioned
+        datasets ``CaptionedItem(image, label, text, image_id)``, one per caption.
 
     Raises
     ------

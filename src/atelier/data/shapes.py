@@ -29,6 +29,8 @@ True
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import cv2
 import numpy as np
 
@@ -45,6 +47,7 @@ __all__ = [
     "shape_attributes",
     "shape_caption",
     "render_shape",
+    "render_shapes",
 ]
 
 SHAPES = ("circle", "square", "triangle")
@@ -134,30 +137,49 @@ def render_shape(attributes: dict[str, int], size: int) -> np.ndarray:
     >>> img[24, 24].tolist(), img[0, 0].tolist()
     ([220, 30, 30], [30, 70, 220])
     """
+    return render_shapes([attributes], attributes["background"], size)
+
+
+def render_shapes(objects: Sequence[dict[str, int]], background: int, size: int) -> np.ndarray:
+    """Draw several shapes (each in its own grid cell) on one background: ``size x size x 3``
+    RGB uint8.
+
+    ``objects`` hold integer ``shape``, ``color``, ``size`` and ``position`` (as in
+    ``shape_attributes``); ``background`` indexes ``COLORS``. Shapes in distinct cells never
+    overlap (a shape stays inside its cell).
+
+    Example
+    -------
+    >>> img = render_shapes([dict(shape=0, color=0, size=1, position=0),
+    ...                      dict(shape=1, color=2, size=2, position=8)], 6, 48)
+    >>> img[8, 8].tolist(), img[40, 40].tolist(), img[24, 24].tolist()
+    ([220, 30, 30], [30, 70, 220], [255, 255, 255])
+    """
     s = _SUPERSAMPLE
     big = size * s
     canvas = np.empty((big, big, 3), np.uint8)
-    canvas[:] = COLORS[_COLOR_NAMES[attributes["background"]]]
-    color = COLORS[_COLOR_NAMES[attributes["color"]]]
-    row, col = divmod(attributes["position"], 3)
-    cx, cy = size * (2 * col + 1) / 6, size * (2 * row + 1) / 6
-    h = _HALF_EXTENT[attributes["size"]] * size
+    canvas[:] = COLORS[_COLOR_NAMES[background]]
 
     def fixed(x: float, y: float) -> tuple[int, int]:
         # output coordinate x (pixel k covers [k, k+1)) -> canvas pixel-centre coordinate
         return round((x * s - 0.5) * (1 << _SHIFT)), round((y * s - 0.5) * (1 << _SHIFT))
 
-    kind = SHAPES[attributes["shape"]]
-    if kind == "circle":
-        radius = round(h * s * (1 << _SHIFT))
-        cv2.circle(canvas, fixed(cx, cy), radius, color, -1, cv2.LINE_8, _SHIFT)
-    else:
-        if kind == "square":
-            corners = [(cx - h, cy - h), (cx + h, cy - h), (cx + h, cy + h), (cx - h, cy + h)]
+    for attributes in objects:
+        color = COLORS[_COLOR_NAMES[attributes["color"]]]
+        row, col = divmod(attributes["position"], 3)
+        cx, cy = size * (2 * col + 1) / 6, size * (2 * row + 1) / 6
+        h = _HALF_EXTENT[attributes["size"]] * size
+        kind = SHAPES[attributes["shape"]]
+        if kind == "circle":
+            radius = round(h * s * (1 << _SHIFT))
+            cv2.circle(canvas, fixed(cx, cy), radius, color, -1, cv2.LINE_8, _SHIFT)
         else:
-            corners = [(cx, cy - h), (cx + h, cy + h), (cx - h, cy + h)]
-        points = np.array([fixed(x, y) for x, y in corners], np.int32)
-        cv2.fillPoly(canvas, [points], color, cv2.LINE_8, _SHIFT)
+            if kind == "square":
+                corners = [(cx - h, cy - h), (cx + h, cy - h), (cx + h, cy + h), (cx - h, cy + h)]
+            else:
+                corners = [(cx, cy - h), (cx + h, cy + h), (cx - h, cy + h)]
+            points = np.array([fixed(x, y) for x, y in corners], np.int32)
+            cv2.fillPoly(canvas, [points], color, cv2.LINE_8, _SHIFT)
     return cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
 
 

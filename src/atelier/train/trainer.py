@@ -577,6 +577,8 @@ def _apply_group_settings(group: dict[str, Any], now: dict[str, Any]) -> None:
 def _to_device(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # a NamedTuple (CaptionedItem)
+        return type(batch)(*(_to_device(b, device) for b in batch))
     if isinstance(batch, (list, tuple)):
         return type(batch)(_to_device(b, device) for b in batch)
     return batch
