@@ -8,7 +8,7 @@ Example
 -------
 >>> from atelier.models import list_models
 >>> [spec.name for spec in list_models()]
-['cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'vae', 'vaegan']
+['captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from atelier.models.sr import EDSR, EDSRConfig, ESPCN, ESPCNConfig
 from atelier.models.dncnn import DnCNN, DnCNNConfig
 from atelier.models.style_net import StyleNet, StyleNetConfig
 from atelier.models.inpaint_unet import InpaintUNet, InpaintUNetConfig
+from atelier.models.captioner import Captioner, CaptionerConfig
 
 __all__ = [
     "ModelConfig",
@@ -71,4 +72,6 @@ __all__ = [
     "EDSRConfig",
     "DnCNN",
     "DnCNNConfig",
+    "Captioner",
+    "CaptionerConfig",
 ]

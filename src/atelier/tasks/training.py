@@ -14,7 +14,10 @@ A run folder holds everything needed to continue, fine-tune, sample or evaluate:
 
 Model aliases: ``sr`` is ``edsr``, ``denoise`` is ``dncnn``. An objective may bring its own
 data (``build_data``: restoration trains on patches of a folder of photos) and its own
-``data`` options (``data_fields``).
+``data`` options (``data_fields``); it may prepare the run before its model is built (the
+class method ``prepare_run(spec, run)``, whose result goes to ``objective.use_setup``: the
+captioner trains its tokenizer there, which sets ``model.vocab_size``) and write files beside
+the model (``save_files(run)``: the captioner's ``tokenizer.json``).
 
 Settings come from the defaults of each part, then ``--config FILE`` (JSON), then ``--set``
 pairs, in that order. A ``--set`` key is ``section.field`` (sections: ``model``, ``hyper``,
@@ -411,11 +414,18 @@ def train_run(
     from atelier.train import TrainConfig, Trainer, TrainingDiverged
     from atelier.train.distributed import DistributedEnv
     from atelier.train.lock import RunLock
-    from atelier.train.objectives import make_objective
+    from atelier.train.objectives import get_objective, make_objective
     from atelier.train.trainer import finite_weights
 
     run = Path(run_dir)
     check_run_folder(run)
+    # a family that must see its data before its model exists prepares the run first: the
+    # captioner's tokenizer, trained on the training captions, sets model.vocab_size
+    prepare = getattr(get_objective(spec["model"]), "prepare_run", None)
+    prepared = None
+    if prepare is not None:
+        spec = {**spec, "model_config": dict(spec["model_config"])}
+        prepared = prepare(spec, run)
     tune = spec["fine_tune"]
     if tune["init_from"]:
         model = load_model(tune["init_from"]).train()
@@ -439,6 +449,8 @@ def train_run(
         freeze=tuple(tune["freeze"]),
         lr_scale=tune["lr_scale"],
     )
+    if prepared is not None:
+        objective.use_setup(prepared)
     build_data = getattr(objective, "build_data", None)  # restoration: patches of photos
     if build_data is not None:
         dataset = build_data(spec)
@@ -481,6 +493,9 @@ def train_run(
             for folder in (run, run / "checkpoints", run / "samples"):
                 remove_stale_temp_files(folder)  # left by a run killed mid-write
             write_atomic(run / RUN_CONFIG, json.dumps(spec, indent=2).encode())
+            save_files = getattr(objective, "save_files", None)
+            if save_files is not None:
+                save_files(run)  # the captioner's tokenizer.json, beside model.json
         trainer.fit()
         if trainer.best is not None and trainer.best["step"] != trainer.step and main:
             _export_checkpoint(objective, trainer, run)

@@ -13,7 +13,7 @@ Example
 >>> type(objective).__name__, objective.hyper.lr, sorted(objective.optimizers())
 ('VAEObjective', 0.0005, ['model'])
 >>> sorted(list_objectives())
-['cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'vae', 'vaegan']
+['captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -80,8 +80,11 @@ from atelier.train.objectives.restoration import (  # noqa: E402
 )
 from atelier.train.objectives.style import StyleHyper, StyleObjective  # noqa: E402
 from atelier.train.objectives.inpaint import InpaintHyper, InpaintObjective  # noqa: E402
+from atelier.train.objectives.caption import CaptionHyper, CaptionObjective  # noqa: E402
 
 __all__ = [
+    "CaptionHyper",
+    "CaptionObjective",
     "CGANObjective",
     "CVAEObjective",
     "ClassifierHyper",

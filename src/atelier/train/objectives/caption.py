@@ -1,0 +1,509 @@
+"""Captioner objective: token cross-entropy with a frozen-then-fine-tuned pretrained encoder.
+
+One Trainer step is one AdamW update on a batch of ``CaptionedItem(images, labels, texts,
+image_ids)`` (:mod:`atelier.data.captioned`): the captions are tokenized, the decoder reads
+``[BOS] w1 .. wn`` and is trained to predict ``w1 .. wn [EOS]`` (teacher forcing) with
+cross-entropy that ignores ``[PAD]`` (``label_smoothing`` optional); the LSTM decoder adds
+Show, Attend and Tell's doubly stochastic attention regulariser times
+``attention_weight``. Logged: ``loss`` (what is minimised), ``token_loss`` (the plain
+cross-entropy), ``token_acc`` (next-token accuracy), ``cached`` (share of the batch whose
+encoder features came from the cache), ``attention_reg`` (LSTM).
+
+Recipe (``CaptionHyper`` defaults). AdamW with nanoGPT's split (weight decay on matrices,
+not on biases and norms), lr 5e-4, betas (0.9, 0.98) as in Vaswani et al. 2017, weight
+decay 0.01; a linear warm-up over ``warmup_steps`` and a cosine to ``min_lr_ratio`` of the
+rate at the last step. Transfer learning in two phases: for the first
+``freeze_encoder_steps`` the whole encoder trunk is frozen (only the projection, the
+positional embeddings and the decoder learn); then its last ``model.finetune_blocks``
+blocks unfreeze with ``encoder_lr_scale`` times the rate, warmed up again over
+``warmup_steps`` so that Adam's first steps do not jolt the ImageNet weights. Batch 32,
+4,000 steps, validation every 500.
+
+Feature cache
+-------------
+The encoder is deterministic (eval-mode BatchNorm, :mod:`atelier.models.captioner`), so
+while a prefix of it is frozen its output for an image never changes. The objective keeps
+those outputs in memory, keyed by ``image_id``: the output of the whole trunk during the
+frozen phase (each training image is encoded once; later steps cost only the projection
+and the decoder), then the output of the still-frozen prefix once the last blocks unfreeze
+(the cache is emptied at that moment: its features came from blocks that now train). It is
+bounded by ``feature_cache_mb`` (float32 features, first come first kept: images met when
+it is full are encoded every time; 0 turns it off) and lives in the training process only
+(a DataLoader worker still loads the images, which also serve as a check: an image whose
+pixels differ from the one cached under its id raises ``InvalidArgument``, e.g. a dataset
+with random augmentation, which must run with ``feature_cache_mb=0``). At 192 px and
+stride 32 one image takes 46 KB in the frozen phase and 28 KB after (block 13's output).
+
+Tokenizer
+---------
+The objective needs the run's :class:`~atelier.text.CaptionTokenizer`, which also fixes the
+model's ``vocab_size``, so it exists before the model: :meth:`CaptionObjective.prepare_run`
+(called by the training task before it builds the model) builds the training and
+validation datasets, takes the run's own ``tokenizer.json`` when the run has a checkpoint
+(resume), else the ``--init-from`` model's, else trains one on the training captions
+(``tokenizer``, ``min_frequency``; the model's ``vocab_size`` is its largest size), and
+sets ``spec["model_config"]["vocab_size"]``. :meth:`use_setup` hands the result to the
+objective; :meth:`save_files` writes ``tokenizer.json`` beside the run's ``model.json``.
+From Python: ``use_tokenizer(tokenizer)`` and ``use_validation(dataset)``.
+
+Validation (on up to ``val_images`` held-out images, the first ones of the validation
+split): ``val_loss`` (teacher-forced cross-entropy over all their captions, no smoothing),
+and greedy captions scored against every reference caption with
+:func:`atelier.metrics.caption_scores`: ``val_bleu_4``, ``val_cider_d`` (picks the best
+checkpoint) and ``val_exact``.
+
+Example
+-------
+>>> from atelier.models import build_model
+>>> from atelier.train.objectives import make_objective
+>>> model = build_model("captioner", {"vocab_size": 20, "pretrained": False, "image_size": 64,
+...                                   "d_model": 16, "layers": 1, "heads": 2})
+>>> obj = make_objective(model, {"lr": 1e-3})
+>>> type(obj).__name__, obj.hyper.lr, obj.best_metric, len(obj.opt.param_groups)
+('CaptionObjective', 0.001, 'val_cider_d', 4)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal, Mapping, NamedTuple, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from atelier.errors import InvalidArgument, InvalidImage
+from atelier.models.captioner import PAD_ID, doubly_stochastic_penalty
+from atelier.models.registry import check_range
+from atelier.train.objectives import register_objective
+from atelier.train.objectives.base import FamilyObjective, hyper_from_dict
+
+__all__ = ["CaptionHyper", "CaptionObjective", "CaptionSetup", "FeatureCache"]
+
+
+@dataclass
+class CaptionHyper:
+    """Captioning recipe (see the module docstring).
+
+    lr, betas, weight_decay : AdamW (decay on weight matrices only).
+    warmup_steps : linear warm-up of the rate (and again for the encoder when it unfreezes).
+    min_lr_ratio : the cosine ends at ``min_lr_ratio * lr``.
+    encoder_lr_scale : the fine-tuned encoder blocks' rate relative to ``lr``.
+    freeze_encoder_steps : steps with the whole encoder frozen before its last blocks train.
+    label_smoothing : of the token cross-entropy, in [0, 1).
+    attention_weight : weight of the LSTM decoder's doubly stochastic regulariser.
+    feature_cache_mb : memory for cached encoder features (0: no cache).
+    tokenizer, min_frequency : how a new run's tokenizer is trained (``"word"`` or ``"bpe"``).
+    val_images : held-out images captioned at each validation.
+    """
+
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.9, 0.98)
+    weight_decay: float = 0.01
+    warmup_steps: int = 200
+    min_lr_ratio: float = 0.1
+    encoder_lr_scale: float = 0.1
+    freeze_encoder_steps: int = 1000
+    label_smoothing: float = 0.1
+    attention_weight: float = 1.0
+    feature_cache_mb: int = 1024
+    tokenizer: Literal["word", "bpe"] = "word"
+    min_frequency: int = 1
+    val_images: int = 250
+    batch_size: int = 32
+    steps: int = 4000
+    validate_every: int = 500
+
+
+class CaptionSetup(NamedTuple):
+    """What :meth:`CaptionObjective.prepare_run` builds before the model exists."""
+
+    train: Any  #: the training CaptionedDataset
+    val: Any  #: the validation CaptionedDataset, or None
+    tokenizer: Any  #: the run's CaptionTokenizer
+
+
+def _fingerprint(images: torch.Tensor) -> torch.Tensor:
+    """``(B, 2)`` float64 sums of the pixels and of their squares, per image (on the CPU)."""
+    x = images.detach().flatten(1).double()
+    return torch.stack([x.sum(1), (x * x).sum(1)], dim=1).cpu()
+
+
+class FeatureCache:
+    """Features of a frozen encoder prefix by ``image_id``, bounded by ``max_bytes``.
+
+    ``get(image_ids, images, boundary, compute)`` returns ``compute(images)`` for the batch,
+    taking the rows of ids it holds from memory and computing (and storing, while there is
+    room) the others. ``boundary`` names the prefix (the number of frozen blocks): a new
+    boundary empties the cache. A cached id whose image has other pixels raises
+    ``InvalidArgument`` (the cache needs deterministic images).
+
+    >>> cache = FeatureCache(max_bytes=10_000)
+    >>> images, ids = torch.rand(3, 3, 4, 4), torch.tensor([7, 8, 7])
+    >>> out = cache.get(ids, images[[0, 1, 0]], 16, lambda x: x.mean(1))
+    >>> out.shape, len(cache), cache.misses
+    (torch.Size([3, 4, 4]), 2, 3)
+    >>> _ = cache.get(ids[:1], images[:1], 16, lambda x: x.mean(1)); cache.hits
+    1
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = int(max_bytes)
+        self.boundary: int | None = None
+        self._store: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.bytes = 0
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def clear(self) -> None:
+        self._store.clear()
+        self.bytes = 0
+
+    def get(
+        self,
+        image_ids: torch.Tensor,
+        images: torch.Tensor,
+        boundary: int,
+        compute: Callable[[torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
+        if boundary != self.boundary:
+            self.clear()
+            self.boundary = boundary
+        ids = [int(i) for i in image_ids.tolist()]
+        prints = _fingerprint(images)
+        rows: list[torch.Tensor | None] = [None] * len(ids)
+        missing = []
+        for j, key in enumerate(ids):
+            held = self._store.get(key)
+            if held is None:
+                missing.append(j)
+                continue
+            if not torch.allclose(held[1], prints[j], rtol=1e-7, atol=1e-6):
+                raise InvalidArgument(
+                    f"image {key} came back with other pixels than when its features were "
+                    "cached: the data is not deterministic (random augmentation?); train "
+                    "with --set feature_cache_mb=0"
+                )
+            rows[j] = held[0]
+        self.hits += len(ids) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            index = torch.tensor(missing, device=images.device)
+            computed = compute(images.index_select(0, index))
+            for j, feature in zip(missing, computed):
+                rows[j] = feature
+                size = feature.numel() * feature.element_size()
+                if ids[j] not in self._store and self.bytes + size <= self.max_bytes:
+                    self._store[ids[j]] = (feature.detach().clone(), prints[j])
+                    self.bytes += size
+        return torch.stack(rows)  # type: ignore[arg-type]
+
+
+@register_objective("captioner")
+class CaptionObjective(FamilyObjective):
+    """Teacher-forced token cross-entropy for :class:`~atelier.models.Captioner`."""
+
+    Hyper = CaptionHyper
+    module_paths = {"model": ""}
+    best_metric = "val_cider_d"
+    higher_is_better = True
+    #: Options of a run's ``data`` section, passed to the dataset (``size``: its image side).
+    data_fields = (
+        "size", "train_split", "val_split", "seed", "length", "group_by", "test_fraction", "val_fraction",
+    )  # fmt: skip
+    #: Image side of the datasets unless ``data.size`` says otherwise (the encoder resizes).
+    DATA_SIZE = 128
+
+    def __init__(self, model, hyper=None, *, freeze_d=0, freeze=(), lr_scale=1.0) -> None:
+        super().__init__(model, hyper, freeze_d=freeze_d, freeze=freeze, lr_scale=lr_scale)
+        h = self.hyper
+        named = [(n, p) for n, p in model.named_parameters() if not n.startswith("encoder.")]
+        decoder = [(n, p) for n, p in named if p.requires_grad]  # ``freeze=`` may leave some out
+        if not decoder:
+            raise InvalidArgument("every decoder parameter is frozen: nothing left to train; freeze less")
+        tuned = {id(p) for p in model.finetune_parameters()}  # trainable after freeze_encoder_steps
+        encoder = [(n, p) for n, p in model.encoder.named_parameters() if id(p) in tuned]
+        groups, self._group_kinds = [], []
+        for kind, params, lr in (("decoder", decoder, h.lr), ("encoder", encoder, h.lr * h.encoder_lr_scale)):
+            decay = [p for _, p in params if p.ndim >= 2]
+            no_decay = [p for _, p in params if p.ndim < 2]
+            for group, wd in ((decay, h.weight_decay), (no_decay, 0.0)):
+                if group:
+                    groups.append({"params": group, "lr": self.lr(lr), "weight_decay": wd})
+                    self._group_kinds.append(kind)
+        self.opt = torch.optim.AdamW(groups, betas=h.betas)
+        self.total_steps: int | None = None
+        # plain functions, so that LambdaLR keeps them out of its state_dict
+        lambdas = [
+            (lambda step: self.lr_factor(step)) if kind == "decoder" else (lambda step: self.encoder_lr_factor(step))
+            for kind in self._group_kinds
+        ]
+        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambdas)
+        self.tokenizer = None
+        self.val_dataset = None
+        self._train_data = None
+        self._val_images: list[tuple[torch.Tensor, list[str]]] | None = None
+        self._trainable: int | None = None  # encoder blocks now trainable (set at each step)
+        mb = h.feature_cache_mb
+        self.cache = FeatureCache(mb * 2**20) if mb > 0 else None
+
+    def check_hyper(self) -> None:
+        super().check_hyper()
+        h = self.hyper
+        check_range("hyper.label_smoothing", h.label_smoothing, 0, 1, high_open=True)
+        check_range("hyper.encoder_lr_scale", h.encoder_lr_scale, 0, None, low_open=True)
+        check_range("hyper.warmup_steps", h.warmup_steps, 0, 10**9)
+        check_range("hyper.freeze_encoder_steps", h.freeze_encoder_steps, 0, 10**9)
+        check_range("hyper.feature_cache_mb", h.feature_cache_mb, 0, 2**30)
+        check_range("hyper.min_frequency", h.min_frequency, 1, 10**9)
+        check_range("hyper.val_images", h.val_images, 1, 10**7)
+
+    # --- schedule -------------------------------------------------------------------------
+    def setup(self, config: Any) -> None:
+        self.total_steps = int(config.steps)
+
+    def lr_factor(self, step: int) -> float:
+        """Warm-up over ``warmup_steps``, then a cosine to ``min_lr_ratio`` at the last step."""
+        h = self.hyper
+        if step < h.warmup_steps:
+            return (step + 1) / h.warmup_steps
+        if not self.total_steps or self.total_steps <= h.warmup_steps:
+            return 1.0
+        t = min(step - h.warmup_steps, self.total_steps - h.warmup_steps) / (self.total_steps - h.warmup_steps)
+        floor = h.min_lr_ratio
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+    def encoder_lr_factor(self, step: int) -> float:
+        """The decoder's factor, 0 while the encoder is frozen and warmed up again after."""
+        h = self.hyper
+        since = step - h.freeze_encoder_steps
+        if since < 0:
+            return 0.0
+        warm = 1.0 if h.warmup_steps == 0 else min(1.0, (since + 1) / h.warmup_steps)
+        return warm * self.lr_factor(step)
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"model": self.opt}
+
+    def schedulers(self) -> dict[str, Any]:
+        return {"lr": self.sched}
+
+    # --- tokenizer and data ---------------------------------------------------------------
+    @classmethod
+    def prepare_run(cls, spec: dict[str, Any], run: str | Path | None = None) -> CaptionSetup:
+        """Build the run's datasets and tokenizer before its model; set its ``vocab_size``.
+
+        ``spec`` is a resolved run (``atelier.tasks.training.resolve_run``); its
+        ``model_config["vocab_size"]`` is set to the tokenizer's size (in place). The
+        tokenizer is ``run/tokenizer.json`` when ``run`` has a checkpoint (a resumed run),
+        else ``tokenizer.json`` of ``fine_tune.init_from`` when it has one, else trained on
+        the training split's captions.
+        """
+        from atelier.data import make_dataset
+        from atelier.text import TOKENIZER_FILE, CaptionTokenizer
+        from atelier.train.checkpoint import latest_checkpoint
+
+        options = dict(spec.get("data_options") or {})
+        size = options.pop("size", cls.DATA_SIZE)
+        train_split = options.pop("train_split", "train")
+        val_split = options.pop("val_split", "val")
+        data = spec["data"]
+
+        def build(split: Any):
+            try:
+                return make_dataset(data, size=size, split=split, **options)
+            except TypeError as exc:  # an option this dataset does not take
+                if "unexpected keyword argument" not in str(exc):
+                    raise
+                name = str(exc).rsplit("argument", 1)[-1].strip(" '\"")
+                raise InvalidArgument(f"data.{name} does not apply to the dataset {data}") from None
+
+        no_captions = InvalidArgument(
+            f"{data} has no captions: the captioner trains on captioned data (a folder with "
+            "metadata.jsonl, coco:FILE.json, scenes, shapes-captions)"
+        )
+        try:
+            train = build(train_split)
+        except InvalidArgument:  # a part name given to data without parts, or a bad split
+            if not hasattr(build(None), "all_captions"):
+                raise no_captions from None
+            raise
+        if not hasattr(train, "all_captions"):
+            raise no_captions
+        val = build(val_split) if val_split not in (None, "none") else None
+        hyper = hyper_from_dict(cls.Hyper, spec.get("hyper") or {})
+        init_from = (spec.get("fine_tune") or {}).get("init_from")
+        sources = []
+        if run is not None and latest_checkpoint(Path(run) / "checkpoints") is not None:
+            sources.append(Path(run))
+        if init_from:
+            sources.append(Path(init_from))
+        found = [s for s in sources if (s / TOKENIZER_FILE).is_file()]
+        if found:
+            tokenizer = CaptionTokenizer.load(found[0])
+        else:
+            tokenizer = CaptionTokenizer.train(
+                train.all_captions(),
+                kind=hyper.tokenizer,
+                vocab_size=int(spec["model_config"].get("vocab_size", 8000)),
+                min_frequency=hyper.min_frequency,
+            )
+        spec["model_config"]["vocab_size"] = tokenizer.vocab_size
+        return CaptionSetup(train, val, tokenizer)
+
+    def use_setup(self, setup: CaptionSetup) -> None:
+        """Take :meth:`prepare_run`'s tokenizer, validation data and training data."""
+        self.use_tokenizer(setup.tokenizer)
+        self.use_validation(setup.val)
+        self._train_data = setup.train
+
+    def use_tokenizer(self, tokenizer: Any) -> None:
+        """Train with ``tokenizer`` (its ``vocab_size`` must be the model's)."""
+        if tokenizer.vocab_size != self.model.config.vocab_size:
+            raise InvalidArgument(
+                f"the tokenizer has {tokenizer.vocab_size} ids but the model was built for "
+                f"vocab_size={self.model.config.vocab_size}; build the model with the tokenizer's size"
+            )
+        self.tokenizer = tokenizer
+
+    def use_validation(self, dataset: Any) -> None:
+        """Validate on the first ``val_images`` images of ``dataset`` (None: no validation)."""
+        self.val_dataset = dataset
+        self._val_images = None
+
+    def build_data(self, spec: Mapping[str, Any]):
+        """The training dataset of :meth:`use_setup` (the training task's call)."""
+        if self._train_data is None:
+            raise InvalidArgument("call CaptionObjective.prepare_run and use_setup before build_data")
+        return self._train_data
+
+    def save_files(self, folder: str | Path) -> None:
+        """Write the tokenizer beside the model: ``folder/tokenizer.json``."""
+        self._need_tokenizer().save(folder)
+
+    def _need_tokenizer(self) -> Any:
+        if self.tokenizer is None:
+            raise InvalidArgument(
+                "the captioner objective has no tokenizer: call use_tokenizer(CaptionTokenizer) "
+                "(a training run does it through prepare_run)"
+            )
+        return self.tokenizer
+
+    # --- training -------------------------------------------------------------------------
+    def _phase(self, step: int) -> int:
+        """Encoder blocks trainable at ``step`` (0 while frozen); sets ``requires_grad``."""
+        k = self.model.config.finetune_blocks if step >= self.hyper.freeze_encoder_steps else 0
+        if k != self._trainable:
+            self.model.encoder.set_trainable(k)
+            self._trainable = k
+        return k
+
+    def grid(self, model: Any, images: torch.Tensor, image_ids: torch.Tensor | None, trainable: int) -> torch.Tensor:
+        """Encoder grid of ``images`` with the last ``trainable`` blocks differentiable; the
+        frozen prefix comes from the feature cache when there is one and ids are given."""
+        encoder = model.encoder
+        start = encoder.num_blocks - trainable
+
+        def prefix(x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return encoder.features(x, start)
+
+        if self.cache is None or image_ids is None:
+            h = prefix(images)
+        else:
+            h = self.cache.get(image_ids, images, start, prefix)
+        return encoder.rest(h, start)
+
+    def _tokens(self, texts: Sequence[str], device: torch.device) -> torch.Tensor:
+        ids, lengths = self._need_tokenizer().encode_batch(list(texts), max_length=self.model.config.max_length)
+        return ids[:, : int(lengths.max())].to(device)
+
+    def _losses(self, model: Any, memory: torch.Tensor, ids: torch.Tensor, smoothing: float):
+        inputs, targets = ids[:, :-1], ids[:, 1:]
+        lstm = model.config.decoder == "lstm"
+        logits, attention = model.decode(memory, inputs, need_attention=lstm)
+        flat_logits, flat_targets = logits.float().flatten(0, 1), targets.flatten()
+        loss = F.cross_entropy(flat_logits, flat_targets, ignore_index=PAD_ID, label_smoothing=smoothing)
+        mask = targets != PAD_ID
+        reg = doubly_stochastic_penalty(attention.float(), mask) if lstm else None
+        return logits, targets, mask, loss, reg
+
+    def step(self, batch: Any, step: int, ctx: Any) -> dict[str, float]:
+        if not (isinstance(batch, tuple) and len(batch) == 4 and isinstance(batch[2], (list, tuple))):
+            raise InvalidArgument(
+                "the captioner trains on captioned data: batches of CaptionedItem(images, labels, "
+                "texts, image_ids) (atelier.data.captioned)"
+            )
+        images, _, texts, image_ids = batch
+        h = self.hyper
+        ids = self._tokens(texts, images.device)
+        trainable = self._phase(step)
+        hits = self.cache.hits if self.cache is not None else 0
+        with ctx.autocast():
+            memory = self.model.memory_from_grid(self.grid(self.model, images, image_ids, trainable))
+            logits, targets, mask, loss, reg = self._losses(self.model, memory, ids, h.label_smoothing)
+        total = loss if reg is None else loss + h.attention_weight * reg
+        ctx.optimize("model", total)
+        with torch.no_grad():
+            token_loss = loss if h.label_smoothing == 0 else F.cross_entropy(
+                logits.detach().float().flatten(0, 1), targets.flatten(), ignore_index=PAD_ID
+            )
+            acc = (logits.detach().argmax(-1) == targets)[mask].float().mean()
+        out = {"loss": total.item(), "token_loss": token_loss.item(), "token_acc": acc.item()}
+        if self.cache is not None:
+            out["cached"] = (self.cache.hits - hits) / len(texts)
+        if reg is not None:
+            out["attention_reg"] = reg.item()
+        return out
+
+    # --- validation -----------------------------------------------------------------------
+    def _validation_images(self) -> list[tuple[torch.Tensor, list[str]]]:
+        if self._val_images is None:
+            items = []
+            for image_id in self.val_dataset.image_ids:
+                if len(items) == self.hyper.val_images:
+                    break
+                try:
+                    image = self.val_dataset.image_tensor(int(image_id))
+                except InvalidImage:  # a corrupt file is skipped, as in training
+                    continue
+                items.append((image, self.val_dataset.captions(int(image_id))))
+            self._val_images = items
+        return self._val_images
+
+    def validate(self, modules: dict[str, torch.nn.Module], batch_size: int = 50) -> dict[str, float]:
+        """``val_loss``, ``val_bleu_4``, ``val_cider_d``, ``val_exact`` on the held-out images."""
+        if self.val_dataset is None or self.tokenizer is None:
+            return {}
+        from atelier.metrics import caption_scores
+        from atelier.models.caption_decode import greedy
+
+        items = self._validation_images()
+        if not items:
+            return {}
+        model = modules["model"]
+        device = next(model.parameters()).device
+        loss_sum, token_count, hypotheses, references = 0.0, 0, [], []
+        for start in range(0, len(items), batch_size):
+            chunk = items[start : start + batch_size]
+            memory = model.encode(torch.stack([image for image, _ in chunk]).to(device))
+            rows = [i for i, (_, refs) in enumerate(chunk) for _ in refs]
+            ids = self._tokens([r for _, refs in chunk for r in refs], device)
+            logits, targets, mask, _, _ = self._losses(model, memory[rows], ids, 0.0)
+            loss_sum += F.cross_entropy(
+                logits.float().flatten(0, 1), targets.flatten(), ignore_index=PAD_ID, reduction="sum"
+            ).item()
+            token_count += int(mask.sum())
+            for hyp in greedy(model, memory):
+                hypotheses.append(self.tokenizer.decode(hyp[0].tokens))
+            references += [refs for _, refs in chunk]
+        scores = caption_scores(hypotheses, references, metrics=("bleu", "cider", "exact"))
+        return {
+            "val_loss": loss_sum / max(token_count, 1),
+            "val_bleu_4": scores["bleu_4"],
+            "val_cider_d": scores["cider_d"],
+            "val_exact": scores["exact"],
+        }
