@@ -24,37 +24,42 @@ def _overrides(steps: int, log_every: int) -> list[str]:
             f"checkpoint_every={steps}", f"log_every={max(1, min(log_every, steps))}"]
 
 
-def _finished(run: Path, steps: int) -> dict[str, Any] | None:
-    """The earlier result of a finished run of ``steps`` steps in ``run`` (``--work`` kept it)."""
+def _finished(run: Path, steps: int, extra: list[str]) -> dict[str, Any] | None:
+    """The earlier result of a finished run of ``steps`` steps and the same ``extra``
+    settings in ``run`` (``--work`` kept it)."""
     done = run / "benchmark_train.json"
     if not (run / "model.safetensors").is_file() or not done.is_file():
         return None
     record = json.loads(done.read_text())
-    return record if record.get("steps") == steps else None
+    same = record.get("steps") == steps and record.get("extra", []) == extra
+    return record if same else None
 
 
-def train(model: str, data: str, steps: int, work: Path) -> dict[str, Any]:
+def train(model: str, data: str, steps: int, work: Path, extra: list[str] | None = None) -> dict[str, Any]:
     """Train ``model`` for ``steps`` into ``work/model``; wall time and the last log record.
+    ``extra``: more ``--set`` settings (``["mode_seeking=0.3"]``) over the default recipe.
 
     A run that an earlier benchmark run finished in the same ``--work`` folder with the same
-    steps is reused (its recorded wall time is reported, with ``reused: true``)."""
+    steps and settings is reused (its recorded wall time is reported, with ``reused: true``)."""
     from atelier.tasks.training import resolve_run, train_run
 
-    earlier = _finished(work / model, steps)
+    extra = list(extra or [])
+    earlier = _finished(work / model, steps, extra)
     if earlier is not None:
         print(f"  reusing {work / model} ({steps} steps, trained in {earlier['train_seconds']:.0f} s)",
               flush=True)
         return {**earlier, "reused": True}
-    spec = resolve_run(model, data=data, overrides=_overrides(steps, 100))
+    overrides = _overrides(steps, 100) + extra
+    spec = resolve_run(model, data=data, overrides=overrides)
     last: dict[str, Any] = {}
     t0 = time.perf_counter()
     run = train_run(spec, work / model, on_log=last.update)
     seconds = time.perf_counter() - t0
-    record = {"run": str(run), "steps": steps, "train_seconds": seconds,
+    record = {"run": str(run), "steps": steps, "extra": extra, "train_seconds": seconds,
               "batch_size": spec["train"]["batch_size"], "hyper": spec["hyper"],
               "model_config": spec["model_config"], "last_log": dict(last),
               "command": f"atelier train {model} --data {data} "
-                         + " ".join(f"--set {o}" for o in _overrides(steps, 100)) + " --out RUN"}
+                         + " ".join(f"--set {o}" for o in overrides) + " --out RUN"}
     (Path(run) / "benchmark_train.json").write_text(json.dumps(record, default=str))
     return record
 

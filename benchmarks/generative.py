@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=None, help="unconditional samples (default 10000)")
     p.add_argument("--per-label", type=int, default=None, help="conditional samples per label (default 1000)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="MODEL:KEY=VALUE",
+                   help="a setting over MODEL's default recipe, e.g. cgan:mode_seeking=0.5 (repeatable)")
     args = p.parse_args(argv)
     parts = [s.strip() for s in args.only.split(",") if s.strip()]
     bad = [s for s in parts if s not in PARTS]
@@ -154,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if not models or any(m not in MODELS for m in models):
         raise SystemExit(f"--models takes a subset of {', '.join(MODELS)}, got {args.models!r}")
+    settings: dict[str, list[str]] = {}
+    for item in args.set:
+        model, sep, setting = item.partition(":")
+        if not sep or model not in MODELS or "=" not in setting:
+            raise SystemExit(f"--set takes MODEL:KEY=VALUE with MODEL among {', '.join(MODELS)}, got {item!r}")
+        settings.setdefault(model, []).append(setting)
     q = args.quick
     steps = _parse_steps(args.steps, QUICK_STEPS if q else FULL_STEPS)
     speed_steps = args.speed_steps or (3 if q else 40)
@@ -244,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
                 _row(rows, "floor", "classifier IS of held-out", "", floor["classifier"]["is_mean"], None)
             for model in models:
                 print(f"quality: training {model}, {steps[model]} steps...", flush=True)
-                tr = gq.train(model, data, steps[model], work)
+                tr = gq.train(model, data, steps[model], work, extra=settings.get(model))
                 t0 = time.perf_counter()
                 if model in CONDITIONAL:
                     m = gq.conditional_accuracy(tr["run"], judge, per_label, args.seed)

@@ -85,6 +85,9 @@ def test_rgba_alpha_kept_and_composited(tmp_path):
     flat = load_image(tmp_path / "a.png", alpha="composite", background=(0, 0, 255))
     # hand computed: 0.2 * (200, 0, 0) + 0.8 * (0, 0, 255) = (40, 0, 204)
     np.testing.assert_array_equal(flat[0, 0], [40, 0, 204])
+    # with mode="rgb" too (the alpha used to be dropped first: transparent came out black)
+    flat_rgb = load_image(tmp_path / "a.png", mode="rgb", alpha="composite", background=(0, 0, 255))
+    np.testing.assert_array_equal(flat_rgb, flat)
 
 
 def test_rgba_saved_as_jpeg_is_composited_on_white(tmp_path):

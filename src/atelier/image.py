@@ -624,9 +624,9 @@ def load_image(
             ) from exc
         finally:
             im.close()
-    array = _convert_mode(array, mode)
-    if alpha == "composite":
+    if alpha == "composite":  # before the mode: mode="rgb" would drop the alpha it needs
         array = composite_alpha(array, background)
+    array = _convert_mode(array, mode)
     return np.ascontiguousarray(array)
 
 
