@@ -145,12 +145,12 @@ def train(
             typer.echo(f"exported the best {key[5:]} {value:.4g} (step {best['best_step']})", err=True)
 
 
-@contextlib.contextmanager
 def _figure(value) -> str:
     """A logged figure for the progress line (the log writes a non-finite one as null)."""
     return "nan" if value is None else f"{value:.4g}"
 
 
+@contextlib.contextmanager
 def _silent() -> Iterator:
     yield lambda count=1, description=None: None
 

@@ -12,7 +12,7 @@ A run folder holds everything needed to continue, fine-tune, sample or evaluate:
                           (super-resolution, denoising) the best validated step's, rewritten
                           when the validation improves and from the best checkpoint at the end
 
-Model aliases: ``sr`` is ``edsr``, ``denoise`` is ``dncnn``. An objective may bring its own
+Model aliases: ``sr`` is ``edsr``, ``denoise`` is ``dncnn``, ``caption`` is ``captioner``. An objective may bring its own
 data (``build_data``: restoration trains on patches of a folder of photos) and its own
 ``data`` options (``data_fields``); it may prepare the run before its model is built (the
 class method ``prepare_run(spec, run)``, whose result goes to ``objective.use_setup``: the
@@ -49,7 +49,7 @@ from atelier.image import write_atomic
 
 RUN_CONFIG = "config.json"
 #: Task names that stand for a model family (``atelier train sr ...``).
-MODEL_ALIASES = {"sr": "edsr", "denoise": "dncnn"}
+MODEL_ALIASES = {"sr": "edsr", "denoise": "dncnn", "caption": "captioner"}
 #: Data options a run accepts under ``data.``.
 DATA_FIELDS = ("split", "labels", "seed", "crop")  # channels follow model.channels
 # Hyper fields that are recipe defaults of the Trainer's settings (the train section), not of the objective
