@@ -10,7 +10,7 @@ clear error saying how to train one.
 Example
 -------
 >>> sorted(PRETRAINED)
-['denoise', 'inpaint', 'sr-x2', 'sr-x3', 'sr-x4', 'style-hubble', 'style-stain']
+['caption-emoji', 'caption-scenes', 'denoise', 'inpaint', 'sr-x2', 'sr-x3', 'sr-x4', 'style-hubble', 'style-stain']
 >>> PRETRAINED["sr-x4"].train_command
 'atelier train sr --data DIR --scale 4 --out RUN'
 """
@@ -50,7 +50,7 @@ class Pretrained:
     """A shipped model: its task, its scale (1 but for super-resolution) and the command that trains it."""
 
     name: str
-    task: Literal["sr", "denoise", "style", "inpaint"]
+    task: Literal["sr", "denoise", "style", "inpaint", "caption"]
     scale: int
     train_command: str
     summary: str
@@ -87,6 +87,20 @@ PRETRAINED["inpaint"] = Pretrained(
     "inpaint", "inpaint", 1, "atelier train inpaint --data DIR --out RUN --set width=24 --set steps=1800 --set data.holdout=15",
     "inpainting: smooth pyramid fill corrected by a gated-convolution U-Net, trained on photos80",
     "atelier inpaint PHOTO --mask MASK.png --method inpaint -o OUT.png",
+)
+
+# Captioners (issue 12): not trained yet in this install until a maintainer ships them
+# (``ship_run`` copies the run's tokenizer.json beside model.json).
+PRETRAINED["caption-scenes"] = Pretrained(
+    "caption-scenes", "caption", 1, "atelier train caption --data scenes --out RUN",
+    "captioner of the synthetic scenes (EfficientNet-Lite0 grid + Transformer decoder)",
+    "atelier caption IMAGE --model caption-scenes [--attention DIR]",
+)
+PRETRAINED["caption-emoji"] = Pretrained(
+    "caption-emoji", "caption", 1,
+    "atelier train caption --data ../shared/data/emoji72 --set group_by=skin-tone --out RUN",
+    "emoji captioner (EfficientNet-Lite0 grid + Transformer decoder, skin tones held out)",
+    "atelier caption IMAGE [--attention DIR]",
 )
 
 
@@ -241,7 +255,8 @@ def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
     ``images_per_s`` over its window, validation and checkpoints included); ``validation``
     lists every ``(step, metric)`` with the references the objective logs beside it
     (``val_bicubic`` for super-resolution, ``val_noisy`` for denoising, ``val_telea`` for
-    inpainting; the metric is ``val_psnr``, higher is better, or for style networks
+    inpainting; the metric is ``val_psnr``, higher is better, for captioners ``val_cider_d``,
+    higher is better, or for style networks
     ``val_loss``, lower is better, with its ``val_content`` and ``val_style`` terms).
     """
     folder = Path(run)
@@ -249,7 +264,8 @@ def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
     records = [json.loads(line) for line in (folder / "log.jsonl").read_text("utf-8").splitlines() if line]
     batch = spec["train"]["batch_size"]
     seconds, last = 0.0, 0
-    metric = "val_psnr" if any("val_psnr" in r for r in records) else "val_loss"
+    higher = ("val_psnr", "val_cider_d")  # higher is better; else val_loss, lower is better
+    metric = next((m for m in higher if any(m in r for r in records)), "val_loss")
     curve: list[dict[str, float]] = []
     for record in records:
         if "images_per_s" in record:
@@ -260,7 +276,7 @@ def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
             curve = [c for c in curve if c["step"] < record["step"]]
             reference = {k: v for k, v in record.items() if k in _REFERENCES}
             curve.append({"step": record["step"], metric: record[metric], **reference})
-    pick = max if metric == "val_psnr" else min
+    pick = max if metric in higher else min
     best = pick(curve, key=lambda c: c[metric]) if curve else None
     return {
         "command": command,
@@ -312,5 +328,9 @@ def ship_run(
             k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in weights.items()
         }
         write_atomic(folder / WEIGHTS_FILE, save(state, metadata={"model": spec.name, "bits": str(bits)}))
+    from atelier.text import TOKENIZER_FILE
+
+    if (Path(run) / TOKENIZER_FILE).is_file():  # a captioner's tokenizer goes with its weights
+        write_atomic(folder / TOKENIZER_FILE, (Path(run) / TOKENIZER_FILE).read_bytes())
     write_atomic(folder / RECIPE_FILE, (json.dumps(recipe, indent=1) + "\n").encode())
     return folder

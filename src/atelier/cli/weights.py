@@ -23,6 +23,8 @@ def _best(best: dict | None) -> str:
         base = {"val_bicubic": "bicubic", "val_noisy": "noisy", "val_telea": "telea"}
         name = next((base[k] for k in base if k in best), None)
         return f"{best['val_psnr']:.2f} dB" + (f" ({name} {ref:.2f})" if name else "")
+    if "val_cider_d" in best:
+        return f"CIDEr-D {best['val_cider_d']:.3f}"
     if "val_loss" in best:
         return f"loss {best['val_loss']:.4g}"
     return "-"
