@@ -16,7 +16,7 @@ import sys
 import typer
 from typer.exceptions import TyperException
 
-from atelier.cli import compare, demo, edit, info, ops_list, train
+from atelier.cli import caption, compare, demo, edit, info, ops_list, train
 from atelier.cli import evaluate, generate
 from atelier.cli import inpaint, restore, stylize, weights
 from atelier.cli.memory import tune_allocator
@@ -68,6 +68,7 @@ restore.register(app)
 stylize.register(app)
 inpaint.register(app)
 weights.register(app)
+caption.register(app)
 
 
 def fail(message: str) -> None:
