@@ -25,3 +25,17 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared benchmark data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def caption_run(tmp_path_factory) -> Path:
+    """A tiny captioner run folder (model.safetensors, model.json, tokenizer.json) trained
+    for 2 steps on scenes: random encoder at 64 px, a 1-layer 16-wide decoder."""
+    from atelier.tasks.training import resolve_run, train_run
+
+    sets = ["pretrained=false", "image_size=64", "d_model=16", "layers=1", "heads=2", "max_length=8",
+            "finetune_blocks=1", "data.length=16", "data.size=32", "steps=2", "batch_size=4",
+            "checkpoint_every=2", "log_every=2", "warmup_steps=1", "val_images=2"]  # fmt: skip
+    spec = resolve_run("caption", data="scenes", overrides=sets, check_device=False)
+    spec["train"]["device"] = "cpu"
+    return train_run(spec, tmp_path_factory.mktemp("caption") / "run")
