@@ -85,3 +85,17 @@ def test_missing_file_and_lone_corrupt_file_exit_2(caption_run, images, capsys):
     assert atelier("caption", images / "bad.png", "--model", caption_run, "--device", "cpu") == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("error: ") and "bad.png" in err and len(err.splitlines()) == 1
+
+
+def test_train_caption_alias_leaves_a_captioner_and_prints_its_validation(tmp_path, capsys):
+    """`atelier train caption` trains the captioner; the validation line shows figures."""
+    sets = ["steps=2", "pretrained=false", "image_size=64", "d_model=16", "layers=1", "heads=2",
+            "max_length=8", "data.length=12", "data.size=32", "val_images=2", "batch_size=4",
+            "data.train_split=train", "data.val_split=val", "device=cpu"]  # fmt: skip
+    out = tmp_path / "run"
+    assert atelier("train", "caption", "--data", "scenes", *[a for s in sets for a in ("--set", s)], "--out", out) == 0
+    err = capsys.readouterr().err
+    assert {"model.safetensors", "model.json", "tokenizer.json"} <= {p.name for p in out.iterdir()}
+    assert json.loads((out / "model.json").read_text())["model"] == "captioner"
+    line = next(line for line in err.splitlines() if line.startswith("step 2: val_loss"))
+    assert "contextmanager" not in line and "GeneratorContextManager" not in line
