@@ -15,7 +15,7 @@ from tests.train.test_objectives import MODEL, FakeCtx, _batch
 
 
 def test_defaults_cgan_on_dcgan_off():
-    assert make_objective(build_model("cgan", MODEL)).hyper.mode_seeking == 1.0
+    assert make_objective(build_model("cgan", MODEL)).hyper.mode_seeking == 0.3
     assert make_objective(build_model("dcgan", MODEL)).hyper.mode_seeking == 0.0
 
 

@@ -194,5 +194,5 @@ class CGANObjective(_GANObjective):
     @classmethod
     def default_hyper(cls, config) -> GANHyper:
         hyper = super().default_hyper(config)
-        hyper.mode_seeking = 1.0
+        hyper.mode_seeking = 0.3  # benchmarks/generative.py: 1.0 gave 87.6 % label accuracy, 0.3 93.9 %
         return hyper
