@@ -258,6 +258,8 @@ def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
     inpainting; the metric is ``val_psnr``, higher is better, for captioners ``val_cider_d``,
     higher is better, or for style networks
     ``val_loss``, lower is better, with its ``val_content`` and ``val_style`` terms).
+    ``data`` and ``data_options`` are the run's data settings (``atelier evaluate caption``
+    reads them to find the images a shipped captioner never saw).
     """
     folder = Path(run)
     spec = json.loads((folder / "config.json").read_text("utf-8"))
@@ -281,6 +283,8 @@ def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
     return {
         "command": command,
         "model": spec["model"],
+        "data": spec.get("data"),  # what it trained on, so an evaluation can find its held-out part
+        "data_options": spec.get("data_options") or {},
         "model_config": spec["model_config"],
         "hyper": spec["hyper"],
         "steps": spec["train"]["steps"],

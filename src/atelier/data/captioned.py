@@ -79,7 +79,7 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -289,6 +289,26 @@ class CaptionedDataset(Dataset, abc.ABC):
     def image_tensor(self, image_id: int) -> torch.Tensor:
         """Image ``image_id`` (any image of the dataset) as ``(C, size, size)`` float32 in [0, 1]."""
         return self._image(self._check_id(image_id))[0]
+
+    def valid_images(self, limit: int | None = None) -> Iterator[tuple[int, torch.Tensor]]:
+        """``(image_id, image (C, size, size) float32 in [0, 1])`` for the images of this split
+        in id order, at most ``limit`` of them; a corrupt image is skipped and recorded as in
+        iteration (one ``CorruptFileWarning``, ``skipped`` lists it). Validation and
+        ``atelier.tasks.caption_eval`` read their images through this."""
+        given = 0
+        for image_id in self.image_ids:
+            if limit is not None and given >= limit:
+                return
+            image_id = int(image_id)
+            if image_id in self._bad:
+                continue
+            try:
+                image = self._image(image_id)[0]
+            except InvalidImage as error:
+                self._mark_bad(image_id, error)
+                continue
+            given += 1
+            yield image_id, image
 
     def all_captions(self) -> list[str]:
         """The captions of this split, in item order (training text for a tokenizer)."""

@@ -73,7 +73,7 @@ from typing import Any, Callable, Literal, Mapping, NamedTuple, Sequence
 import torch
 import torch.nn.functional as F
 
-from atelier.errors import InvalidArgument, InvalidImage
+from atelier.errors import InvalidArgument
 from atelier.models.captioner import PAD_ID, doubly_stochastic_penalty
 from atelier.models.registry import check_range
 from atelier.train.objectives import register_objective
@@ -293,6 +293,47 @@ class CaptionObjective(FamilyObjective):
 
     # --- tokenizer and data ---------------------------------------------------------------
     @classmethod
+    def build_dataset(cls, data: str, options: Mapping[str, Any] | None, split: Any) -> Any:
+        """The captioned dataset ``data`` as a run reads it: its ``data`` options (``size``,
+        default ``DATA_SIZE``; ``train_split`` / ``val_split`` are left out) and ``split``.
+
+        Raises ``InvalidArgument`` for an option the dataset does not take, for data without
+        captions and for a bad split. Training and ``atelier.tasks.caption_eval`` build their
+        data through this, so an evaluation sees the images at the size training saw them.
+
+        >>> ds = CaptionObjective.build_dataset("scenes", {"length": 20, "size": 32}, "all")
+        >>> ds.num_images, ds.size
+        (20, 32)
+        """
+        from atelier.data import make_dataset
+
+        options = {k: v for k, v in (options or {}).items() if k not in ("train_split", "val_split")}
+        size = options.pop("size", cls.DATA_SIZE)
+
+        def build(part: Any):
+            try:
+                return make_dataset(data, size=size, split=part, **options)
+            except TypeError as exc:  # an option this dataset does not take
+                if "unexpected keyword argument" not in str(exc):
+                    raise
+                name = str(exc).rsplit("argument", 1)[-1].strip(" '\"")
+                raise InvalidArgument(f"data.{name} does not apply to the dataset {data}") from None
+
+        no_captions = InvalidArgument(
+            f"{data} has no captions: a captioner trains and is evaluated on captioned data "
+            "(a folder with metadata.jsonl, coco:FILE.json, scenes, shapes-captions)"
+        )
+        try:
+            dataset = build(split)
+        except InvalidArgument:  # a part name given to data without parts, or a bad split
+            if not hasattr(build(None), "all_captions"):
+                raise no_captions from None
+            raise
+        if not hasattr(dataset, "all_captions"):
+            raise no_captions
+        return dataset
+
+    @classmethod
     def prepare_run(cls, spec: dict[str, Any], run: str | Path | None = None) -> CaptionSetup:
         """Build the run's datasets and tokenizer before its model; set its ``vocab_size``.
 
@@ -302,38 +343,15 @@ class CaptionObjective(FamilyObjective):
         else ``tokenizer.json`` of ``fine_tune.init_from`` when it has one, else trained on
         the training split's captions.
         """
-        from atelier.data import make_dataset
         from atelier.text import TOKENIZER_FILE, CaptionTokenizer
         from atelier.train.checkpoint import latest_checkpoint
 
         options = dict(spec.get("data_options") or {})
-        size = options.pop("size", cls.DATA_SIZE)
-        train_split = options.pop("train_split", "train")
-        val_split = options.pop("val_split", "val")
+        train_split = options.get("train_split", "train")
+        val_split = options.get("val_split", "val")
         data = spec["data"]
-
-        def build(split: Any):
-            try:
-                return make_dataset(data, size=size, split=split, **options)
-            except TypeError as exc:  # an option this dataset does not take
-                if "unexpected keyword argument" not in str(exc):
-                    raise
-                name = str(exc).rsplit("argument", 1)[-1].strip(" '\"")
-                raise InvalidArgument(f"data.{name} does not apply to the dataset {data}") from None
-
-        no_captions = InvalidArgument(
-            f"{data} has no captions: the captioner trains on captioned data (a folder with "
-            "metadata.jsonl, coco:FILE.json, scenes, shapes-captions)"
-        )
-        try:
-            train = build(train_split)
-        except InvalidArgument:  # a part name given to data without parts, or a bad split
-            if not hasattr(build(None), "all_captions"):
-                raise no_captions from None
-            raise
-        if not hasattr(train, "all_captions"):
-            raise no_captions
-        val = build(val_split) if val_split not in (None, "none") else None
+        train = cls.build_dataset(data, options, train_split)
+        val = cls.build_dataset(data, options, val_split) if val_split not in (None, "none") else None
         hyper = hyper_from_dict(cls.Hyper, spec.get("hyper") or {})
         init_from = (spec.get("fine_tune") or {}).get("init_from")
         sources = []
@@ -462,16 +480,10 @@ class CaptionObjective(FamilyObjective):
     # --- validation -----------------------------------------------------------------------
     def _validation_images(self) -> list[tuple[torch.Tensor, list[str]]]:
         if self._val_images is None:
-            items = []
-            for image_id in self.val_dataset.image_ids:
-                if len(items) == self.hyper.val_images:
-                    break
-                try:
-                    image = self.val_dataset.image_tensor(int(image_id))
-                except InvalidImage:  # a corrupt file is skipped, as in training
-                    continue
-                items.append((image, self.val_dataset.captions(int(image_id))))
-            self._val_images = items
+            self._val_images = [  # a corrupt file is skipped, as in training
+                (image, self.val_dataset.captions(image_id))
+                for image_id, image in self.val_dataset.valid_images(self.hyper.val_images)
+            ]
         return self._val_images
 
     def validate(self, modules: dict[str, torch.nn.Module], batch_size: int = 50) -> dict[str, float]:
