@@ -251,7 +251,7 @@ def evaluate_captioner(
     result: dict[str, Any] = _scores(captions, references)
     result.update(
         seconds=seconds,
-        captions_per_second=len(ids) / seconds if seconds > 0 else float("inf"),
+        captions_per_second=len(ids) / max(seconds, 1e-9),
         split=split if isinstance(split, str) else str(split),
         skipped=len(dataset.skipped),
     )
