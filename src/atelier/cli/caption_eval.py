@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from atelier.cli.progress import progress_bar
+from atelier.cli.progress import progress_bar, warnings_on_one_line
 from atelier.errors import InvalidArgument
 
 _LABELS = {
@@ -101,6 +101,7 @@ def evaluate_caption(
     if max_length is not None and max_length > loaded.model.config.max_length:
         raise InvalidArgument(f"--max-length must be at most the model's {loaded.model.config.max_length}, got {max_length}")
     with ExitStack() as stack:
+        stack.enter_context(warnings_on_one_line())  # uncaptioned or corrupt images: one line each
         bars: list[Callable[..., None]] = []
         shown = [0]
 

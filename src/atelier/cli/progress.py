@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterator, TextIO
 
@@ -137,3 +138,16 @@ def progress_bar(
             progress.update(task, advance=count, description=description or label)
 
         yield advance
+
+
+@contextmanager
+def warnings_on_one_line() -> Iterator[None]:
+    """Show warnings (a checkpoint skipped, an unreadable photo, uncaptioned images) as one
+    ``warning: ...`` line on stderr each, not Python's two-line form with the source line."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"warning: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield

@@ -9,14 +9,13 @@ photos (the last tenth, or ``--val DIR``) and keeping the best checkpoint.
 from __future__ import annotations
 
 import contextlib
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator, List, Optional
 
 import typer
 
-from atelier.cli.progress import progress_bar
+from atelier.cli.progress import progress_bar, warnings_on_one_line
 from atelier.errors import InvalidArgument
 from atelier.tasks.training import MODEL_ALIASES, check_run_folder, resolve_run, resume_spec, run_step, train_run
 
@@ -115,7 +114,7 @@ def train(
     start = run_step(run)
     best: dict = {}
     bar = progress_bar(f"training {spec['model']}", total=steps, completed=start) if main else _silent()
-    with _warnings_on_one_line(), bar as advance:
+    with warnings_on_one_line(), bar as advance:
         last = [start]
 
         def on_progress(step: int) -> None:
@@ -153,18 +152,6 @@ def _figure(value) -> str:
 @contextlib.contextmanager
 def _silent() -> Iterator:
     yield lambda count=1, description=None: None
-
-
-@contextlib.contextmanager
-def _warnings_on_one_line() -> Iterator[None]:
-    """Warnings while training (a checkpoint skipped, an unreadable photo) as ``warning: ...``."""
-
-    def show(message, category, filename, lineno, file=None, line=None) -> None:
-        typer.echo(f"warning: {' '.join(str(message).split())}", err=True)
-
-    with warnings.catch_warnings():
-        warnings.showwarning = show
-        yield
 
 
 def register(app: typer.Typer) -> None:
