@@ -37,7 +37,8 @@ def evaluate(loaded: Any, spec: dict[str, Any], split: str, limit: int | None) -
     expect = [int(i) for i in ds.image_ids[: r["n_images"]]]
     if [c["image_id"] for c in r["captions"]] != expect and not r.get("skipped"):
         raise SystemExit(f"evaluate_captioner captioned other {split!r} images of {spec['data']} than the run's "
-                         "split: run the benchmark from the repository root (recipes name data relative to it)")
+                         f"own split (data settings {spec['data_options']}): run the benchmark from the repository "
+                         "root, and check that the model's config.json / recipe.json holds its data settings")
     r["part_images"] = int(len(ds.image_ids))
     return r
 

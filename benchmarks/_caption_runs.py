@@ -28,6 +28,8 @@ QUICK_SETS = ["image_size=64", "d_model=32", "layers=1", "heads=2", "finetune_bl
               "freeze_encoder_steps=2", "val_images=4"]  # fmt: skip
 #: Settings that say where a run goes, not how it trains (left out when comparing runs).
 _PLACE = ("device",)
+#: The train-section settings of a recipe that ``command_of`` spells out.
+_RECIPE_TRAIN = ("steps", "batch_size", "seed", "precision", "grad_clip", "ema_decay", "validate_every")
 
 
 def abs_data(data: str) -> str:
@@ -140,10 +142,13 @@ def source(spec: str, option: str) -> dict[str, Any]:
 def command_of(spec: dict[str, Any]) -> str:
     """An ``atelier train`` line that gives ``spec`` (every data option, model and recipe
     setting spelled out)."""
-    sets = [f"data.{k}={v}" for k, v in spec["data_options"].items()]
-    sets += [f"model.{k}={v}" for k, v in spec["model_config"].items() if k != "vocab_size"]
-    sets += [f"hyper.{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in spec["hyper"].items()]
-    sets += [f"train.{k}={spec['train'][k]}" for k in ("steps", "batch_size", "seed") if k in spec["train"]]
+    def value(v: Any) -> str:  # --set values are read as JSON, else as a string
+        return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+
+    sets = [f"data.{k}={value(v)}" for k, v in spec["data_options"].items()]
+    sets += [f"model.{k}={value(v)}" for k, v in spec["model_config"].items() if k != "vocab_size"]
+    sets += [f"hyper.{k}={value(v)}" for k, v in spec["hyper"].items()]
+    sets += [f"train.{k}={value(spec['train'][k])}" for k in _RECIPE_TRAIN if k in spec["train"]]
     return (f"atelier train caption --data {shlex.quote(spec['data'])} "
             + " ".join(f"--set {shlex.quote(s)}" for s in sets) + " --out RUN")
 
