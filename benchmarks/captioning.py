@@ -125,16 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    try:
-        import atelier.tasks.caption_eval  # noqa: F401
-    except ImportError:
-        raise SystemExit("the captioning benchmark needs atelier.tasks.caption_eval (evaluate_captioner), "
-                         "absent from this checkout") from None
     import _caption_quality as cq
     import _caption_runs as cr
     from _caption_rows import Rows, emoji_rows, missing_row, print_table, scenes_rows, speed_rows, train_rows
     from _machine import torch_machine_info
     from _timing import QUICK, Timing
+
+    from atelier.errors import AtelierError
 
     q = args.quick
     limit = args.limit or (QUICK_LIMIT if q else None)
@@ -195,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
             elif emoji_loaded is not None:
                 print("emoji72: baseline (b), the emoji recipe with a random encoder (pretrained=false)...",
                       flush=True)
-                random_info = cr.train(cr.random_encoder_spec(emoji_info["spec"]), work, "emoji-random")
+                try:
+                    random_info = cr.train(cr.random_encoder_spec(emoji_info["spec"]), work, "emoji-random")
+                except AtelierError as exc:  # e.g. training diverged: reported, the benchmark goes on
+                    random_info = {"model": "emoji-random", "status": f"error: {exc}"}
             if random_info is not None:
                 result["models"]["random"] = random_info
                 random_loaded = _load(random_info)
