@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", default=",".join(MODELS), help=f"quality part: a subset of {', '.join(MODELS)}")
     p.add_argument("--speed-steps", type=int, default=None, help="timed DCGAN steps (default 40, quick 3)")
     p.add_argument("--rounds", type=int, default=None, help="speed runs per candidate (default 2, quick 1)")
-    p.add_argument("--classifier-epochs", type=float, default=None, help="default 10 (quick: 4 steps); 5 epochs reached 97.8 %, 10 reached 98.65 %")
+    p.add_argument("--classifier-epochs", type=float, default=None, help="default 10 (quick: 4 steps); 5 epochs reached 97.8 %%, 10 reached 98.65 %%")
     p.add_argument("--samples", type=int, default=None, help="unconditional samples (default 10000)")
     p.add_argument("--per-label", type=int, default=None, help="conditional samples per label (default 1000)")
     p.add_argument("--seed", type=int, default=0)

@@ -72,6 +72,8 @@ def test_one_step_per_loss(loss, sn, resolution, channels):
     loss_d = d_loss(gan.discriminator(real, y), gan.discriminator(fake.detach(), y))
     if loss == "wgan-gp":
         loss_d = loss_d + 10.0 * gradient_penalty(lambda x: gan.discriminator(x, y), real, fake.detach())
+    # the class head learns real labels (the objective's class term)
+    loss_d = loss_d + torch.nn.functional.cross_entropy(gan.discriminator.classify(gan.discriminator.features(real)), y)
     assert_finite_scalar(loss_d)
     loss_d.backward()
     assert_all_grads(gan.discriminator)

@@ -22,7 +22,7 @@ TINY = {
 }
 #: Default parameter counts, printed in the issue report; a change here should be deliberate.
 DEFAULT_PARAMS = {
-    "cgan": 1_865_985, "classifier": 353_834, "cvae": 547_361,
+    "cgan": 1_868_555, "classifier": 353_834, "cvae": 547_361,
     "dcgan": 1_728_194, "vae": 526_241, "vaegan": 693_058,
 }  # fmt: skip
 

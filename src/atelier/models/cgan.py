@@ -10,7 +10,10 @@ positions``, and
     D(x, y) = linear(h) + <embed(y), h>
 
 (Miyato & Koyama 2018, "cGANs with Projection Discriminator", eq. 3). Defaults follow that
-paper's setting: hinge loss and spectral norm on every discriminator layer.
+paper's setting: hinge loss and spectral norm on every discriminator layer. The discriminator
+also carries a class head ``classify(x) = W h`` (B, num_classes), the auxiliary classifier of
+AC-GAN (Odena et al. 2017), which the objective trains on real images and the generator is
+asked to satisfy when ``class_weight > 0`` (see :mod:`atelier.train.objectives.gan`).
 
 Example
 -------
@@ -115,14 +118,22 @@ class ProjectionDiscriminator(nn.Module):
         f = self.body.out_channels
         self.linear = nn.Linear(f, 1, bias=bias)
         self.embed = nn.Embedding(c.num_classes, f)
+        self.classify_head = nn.Linear(f, c.num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, F)``: the conv features summed over positions (``h`` in the paper)."""
         return self.body(to_signed(x)).sum(dim=(2, 3))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        h = self.features(x)
+        return self.score(self.features(x), y)
+
+    def score(self, h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` logits from features ``h`` (B, F) and labels ``y`` (B,)."""
         return self.linear(h).squeeze(1) + (self.embed(y) * h).sum(dim=1)
+
+    def classify(self, h: torch.Tensor) -> torch.Tensor:
+        """``(B, num_classes)`` class logits of the auxiliary classifier from features ``h``."""
+        return self.classify_head(h)
 
 
 @register_model("cgan", CGANConfig)
