@@ -123,6 +123,9 @@ def test_ship_run_copies_the_model_and_its_recipe(tmp_path):
     assert recipe["best"] == {"step": 2, "val_psnr": 30.0, "val_bicubic": 29.0}
     assert [c["step"] for c in recipe["validation"]] == [2, 4]
     assert (folder / "model.safetensors").read_bytes() == (tmp_path / "run" / "model.safetensors").read_bytes()
+    assert "note" not in recipe
+    pretrained.ship_run(tmp_path / "run", "sr-x2", "cmd", root=tmp_path / "w", note="two resumed runs")
+    assert pretrained_recipe("sr-x2", root=tmp_path / "w")["note"] == "two resumed runs"
     x = torch.rand(1, 3, 8, 8)
     full = (folder / "model.safetensors").stat().st_size
     for bits, ratio in ((16, 0.6), (8, 0.6)):  # tiny model: the per-channel steps weigh; see test_quantize

@@ -296,7 +296,8 @@ def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
 
 
 def ship_run(
-    run: str | os.PathLike, name: str, command: str, *, root: str | os.PathLike | None = None, bits: int = 32
+    run: str | os.PathLike, name: str, command: str, *, root: str | os.PathLike | None = None, bits: int = 32,
+    note: str | None = None,
 ) -> Path:
     """Copy run folder ``run``'s exported model into shipped model ``name``, with its recipe.
 
@@ -305,6 +306,7 @@ def ship_run(
     atomically; the model is loaded first, so a corrupt export is never shipped. ``bits``:
     32 copies the weights as they are; 16 stores float16; 8 stores 8-bit codes per output
     channel (:mod:`atelier.models.quantize`, a quarter of the size). Loading gives float32.
+    ``note``: free text kept in the recipe (how the run was split, what shared the machine).
     """
     from atelier.image import write_atomic
     from atelier.models.registry import CONFIG_FILE, WEIGHTS_FILE
@@ -315,6 +317,8 @@ def ship_run(
     if scale != spec.scale:
         raise InvalidArgument(f"{run} holds a x{scale} model; {name} is x{spec.scale}")
     recipe = run_recipe(run, command)
+    if note:
+        recipe["note"] = note
     folder = pretrained_dir(name, root=root)
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / CONFIG_FILE, (Path(run) / CONFIG_FILE).read_bytes())
