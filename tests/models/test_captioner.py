@@ -17,7 +17,6 @@ from atelier.models.captioner import (
     PAD_ID,
     UNK_ID,
     CaptionerConfig,
-    MultiHeadAttention,
 )
 from atelier.models.registry import count_parameters
 
@@ -152,36 +151,6 @@ def test_bad_inputs():
                           ({"no_repeat_ngram": -1}, "no_repeat_ngram"), ({"alpha": -1}, "alpha")):  # fmt: skip
         with pytest.raises(InvalidArgument, match=match):
             beam_search(model, memory, **{"beam": 2, **kwargs})
-
-
-# --- attention parity (ANCHORS.md: minGPT checks against a reference implementation) -------
-
-
-@pytest.mark.parametrize("causal", [True, False])
-def test_attention_matches_nn_multihead_attention(causal):
-    """Reference: ``nn.MultiheadAttention`` with the same weights (``in_proj`` = our ``q``
-    stacked on ``kv``), causal self-attention and cross-attention to another sequence; both
-    the fused (SDPA) and the explicit path, and the head-averaged weights."""
-    torch.manual_seed(1)
-    d, heads = 16, 4
-    ours = MultiHeadAttention(d, heads).eval()
-    ref = nn.MultiheadAttention(d, heads, batch_first=True).eval()
-    with torch.no_grad():
-        ref.in_proj_weight.copy_(torch.cat([ours.q.weight, ours.kv.weight]))
-        ref.in_proj_bias.copy_(torch.cat([ours.q.bias, ours.kv.bias]))
-        ref.out_proj.weight.copy_(ours.proj.weight)
-        ref.out_proj.bias.copy_(ours.proj.bias)
-    x = torch.randn(2, 5, d)
-    source = x if causal else torch.randn(2, 7, d)
-    mask = nn.Transformer.generate_square_subsequent_mask(5, dtype=torch.bool) if causal else None
-    expected, expected_w = ref(x, source, source, attn_mask=mask, need_weights=True, average_attn_weights=True)
-    kv = None if causal else ours.keys_values(source)
-    fused, none = ours(x, kv, causal=causal)
-    explicit, weights = ours(x, kv, causal=causal, need_weights=True)
-    assert none is None
-    torch.testing.assert_close(fused, expected, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(explicit, expected, rtol=1e-5, atol=1e-6)
-    torch.testing.assert_close(weights, expected_w, rtol=1e-5, atol=1e-6)
 
 
 # --- decoding -------------------------------------------------------------------------------

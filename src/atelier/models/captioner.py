@@ -71,7 +71,6 @@ A. Karpathy, nanoGPT (``model.py``).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -81,6 +80,7 @@ from torch import nn
 
 from atelier.errors import InvalidArgument
 from atelier.models.registry import ModelConfig, check_range, register_model
+from atelier.nets.attention import MultiHeadAttention, TransformerBlock, init_gpt_
 
 __all__ = [
     "BOS_ID",
@@ -275,92 +275,17 @@ def _fill_pretrained(module: GridEncoder, state: dict, prefix: str, *args) -> No
             state[prefix + name] = reference[_package_name(name)]
 
 
-# --- attention ----------------------------------------------------------------------------
+# --- decoder blocks ------------------------------------------------------------------------
 
 
-class MultiHeadAttention(nn.Module):
-    """Multi-head attention through ``F.scaled_dot_product_attention`` (nanoGPT's pattern).
-
-    ``forward(x, kv=None, causal=False, need_weights=False)``: queries from ``x`` ``(B, T,
-    d)``; keys and values ``kv = (k, v)``, each ``(B, heads, S, d / heads)``, from
-    :meth:`keys_values` of the source (``None``: of ``x`` itself, self-attention).
-    Returns ``(y (B, T, d), weights)``, ``weights`` ``(B, T, S)`` averaged over heads when
-    ``need_weights`` (computed explicitly, the same arithmetic as the fused kernel), else
-    ``None``. ``causal`` masks future positions (queries and keys aligned at the start, so
-    only for ``T == S``). Weights: ``q`` (d -> d), ``kv`` (d -> 2d, keys then values),
-    ``proj`` (d -> d): the layout of ``nn.MultiheadAttention``'s ``in_proj`` split in two.
-    """
-
-    def __init__(self, d_model: int, heads: int, dropout: float = 0.0) -> None:
-        super().__init__()
-        self.d_model, self.heads, self.dropout = d_model, heads, dropout
-        self.q = nn.Linear(d_model, d_model)
-        self.kv = nn.Linear(d_model, 2 * d_model)
-        self.proj = nn.Linear(d_model, d_model)
-        self.resid_dropout = nn.Dropout(dropout)
-
-    def _split(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, _ = x.shape
-        return x.view(b, t, self.heads, self.d_model // self.heads).transpose(1, 2)
-
-    def keys_values(self, source: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keys and values of ``source`` ``(B, S, d)``, each ``(B, heads, S, d / heads)``."""
-        k, v = self.kv(source).split(self.d_model, dim=-1)
-        return self._split(k), self._split(v)
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        kv: tuple[torch.Tensor, torch.Tensor] | None = None,
-        *,
-        causal: bool = False,
-        need_weights: bool = False,
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        q = self._split(self.q(x))
-        k, v = self.keys_values(x) if kv is None else kv
-        p = self.dropout if self.training else 0.0
-        weights = None
-        if need_weights:
-            scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
-            if causal:
-                t, s = scores.shape[-2:]
-                mask = torch.ones(t, s, dtype=torch.bool, device=x.device).tril()
-                scores = scores.masked_fill(~mask, float("-inf"))
-            attn = scores.softmax(dim=-1)
-            weights = attn.mean(dim=1)
-            y = F.dropout(attn, p, self.training) @ v
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=causal)
-        y = y.transpose(1, 2).reshape(x.shape[0], x.shape[1], self.d_model)
-        return self.resid_dropout(self.proj(y)), weights
-
-
-class _MLP(nn.Module):
-    def __init__(self, d_model: int, dropout: float) -> None:
-        super().__init__()
-        self.fc = nn.Linear(d_model, 4 * d_model)
-        self.proj = nn.Linear(4 * d_model, d_model)
-        self.dropout = nn.Dropout(dropout)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.proj(F.gelu(self.fc(x))))
-
-
-class _DecoderBlock(nn.Module):
+class _DecoderBlock(TransformerBlock):
     """Pre-norm block: causal self-attention, cross-attention to the memory, MLP."""
 
     def __init__(self, d_model: int, heads: int, dropout: float) -> None:
-        super().__init__()
-        self.ln1, self.ln2, self.ln3 = nn.LayerNorm(d_model), nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.self_attn = MultiHeadAttention(d_model, heads, dropout)
-        self.cross_attn = MultiHeadAttention(d_model, heads, dropout)
-        self.mlp = _MLP(d_model, dropout)
+        super().__init__(d_model, heads, dropout, context_dim=d_model)
 
     def forward(self, x, cross_kv, need_weights=False):
-        x = x + self.self_attn(self.ln1(x), causal=True)[0]
-        y, weights = self.cross_attn(self.ln2(x), cross_kv, need_weights=need_weights)
-        x = x + y
-        return x + self.mlp(self.ln3(x)), weights
+        return super().forward(x, cross_kv, causal=True, need_weights=need_weights)
 
     def step(self, x, past, cross_kv, need_weights=False):
         """One new position ``x`` ``(B, 1, d)``; ``past`` = cached (k, v) of earlier positions."""
@@ -393,14 +318,7 @@ class TransformerDecoder(nn.Module):
         self.blocks = nn.ModuleList(_DecoderBlock(c.d_model, c.heads, c.dropout) for _ in range(c.layers))
         self.ln_f = nn.LayerNorm(c.d_model)
         self.head = None if c.tie_embeddings else nn.Linear(c.d_model, c.vocab_size, bias=False)
-        # nanoGPT's init: N(0, 0.02), zero biases, residual projections scaled by depth
-        for name, p in self.named_parameters():
-            if name.endswith("proj.weight"):
-                nn.init.normal_(p, 0.0, 0.02 / math.sqrt(2 * c.layers))
-            elif p.ndim >= 2:
-                nn.init.normal_(p, 0.0, 0.02)
-            elif name.endswith(".bias"):
-                nn.init.zeros_(p)
+        init_gpt_(self, c.layers)  # nanoGPT's init: N(0, 0.02), residual projections scaled by depth
 
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         x = self.ln_f(x)
