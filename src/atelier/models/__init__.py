@@ -8,7 +8,7 @@ Example
 -------
 >>> from atelier.models import list_models
 >>> [spec.name for spec in list_models()]
-['captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'vae', 'vaegan']
+['captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'diffusion', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from atelier.models.dncnn import DnCNN, DnCNNConfig
 from atelier.models.style_net import StyleNet, StyleNetConfig
 from atelier.models.inpaint_unet import InpaintUNet, InpaintUNetConfig
 from atelier.models.captioner import Captioner, CaptionerConfig
+from atelier.models.unet import DiffusionConfig, DiffusionUNet
 
 __all__ = [
     "ModelConfig",
@@ -74,4 +75,6 @@ __all__ = [
     "DnCNNConfig",
     "Captioner",
     "CaptionerConfig",
+    "DiffusionUNet",
+    "DiffusionConfig",
 ]

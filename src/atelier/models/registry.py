@@ -84,11 +84,12 @@ class ModelConfig:
                 f"{type(self).__name__}.{field} must be {what}, got {getattr(self, field)!r}"
             )
 
-    def _check_image_fields(self) -> None:
+    def _check_image_fields(self, resolutions: tuple[int, ...] = RESOLUTIONS) -> None:
+        kind = "a power of two" if resolutions == RESOLUTIONS else "one of the sizes"
         self._require(
-            self.resolution in RESOLUTIONS,  # type: ignore[attr-defined]
+            self.resolution in resolutions,  # type: ignore[attr-defined]
             "resolution",
-            f"a power of two from 16 to 128 ({', '.join(map(str, RESOLUTIONS))}); "
+            f"{kind} from 16 to 128 ({', '.join(map(str, resolutions))}); "
             "resize your data to one of these",
         )
         self._require(self.channels in (1, 3), "channels", "1 (grey) or 3 (RGB)")  # type: ignore[attr-defined]
@@ -116,7 +117,7 @@ def check_setting(where: str, value: Any, hint: Any) -> Any:
     ``1e3``), ``float`` takes finite numbers only (not NaN or infinity; ints are widened),
     ``bool`` takes ``true``/``false``, ``str`` strings, ``Literal[...]`` one of its values,
     ``X | None`` None or an ``X``, ``tuple[float, float]`` a list or tuple of that many
-    (returned as a tuple). ``where`` names the setting in the message (``train.steps``).
+    (returned as a tuple), ``tuple[int, ...]`` a list of any length. ``where`` names the setting in the message (``train.steps``).
 
     Example
     -------
@@ -147,6 +148,10 @@ def check_setting(where: str, value: Any, hint: Any) -> Any:
         raise TypeError(f"{where}: unsupported setting annotation {hint!r}")  # a bug in atelier
     if origin is tuple:
         items = typing.get_args(hint)
+        if len(items) == 2 and items[1] is Ellipsis:  # tuple[int, ...]: any length
+            if not isinstance(value, (list, tuple)):
+                raise InvalidArgument(f"{where} must be a list of {_KIND_NAMES[items[0]]}, got {value!r}")
+            return tuple(check_setting(f"{where}[{i}]", v, items[0]) for i, v in enumerate(value))
         if not isinstance(value, (list, tuple)) or len(value) != len(items):
             raise InvalidArgument(f"{where} must be a list of {len(items)} numbers, got {value!r}")
         return tuple(check_setting(f"{where}[{i}]", v, t) for i, (v, t) in enumerate(zip(value, items)))
@@ -169,6 +174,9 @@ def check_setting(where: str, value: Any, hint: Any) -> Any:
             raise InvalidArgument(f"{where} must be a string, got {value!r}")
         return value
     raise TypeError(f"{where}: unsupported setting annotation {hint!r}")  # a bug in atelier
+
+
+_KIND_NAMES = {int: "integers", float: "numbers", str: "strings", bool: "true/false values"}
 
 
 def check_range(where: str, value: Any, low: float | None = None, high: float | None = None, *,
