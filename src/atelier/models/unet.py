@@ -192,7 +192,9 @@ class DiffusionConfig(ModelConfig):
             check_range(f"{name}.text_dim", self.text_dim, 8, 2048)
             check_range(f"{name}.text_layers", self.text_layers, 1, 24)
             check_range(f"{name}.text_heads", self.text_heads, 1, 64)
-            self._require(self.text_dim % self.text_heads == 0, "text_dim", f"a multiple of text_heads ({self.text_heads})")
+            self._require(
+                self.text_dim % self.text_heads == 0, "text_dim", f"a multiple of text_heads ({self.text_heads})"
+            )
             check_range(f"{name}.text_max_length", self.text_max_length, 3, 512)
 
 
@@ -334,6 +336,8 @@ class DiffusionUNet(nn.Module):
             if drop is not None:
                 labels = torch.where(self._check_drop(drop, batch), self.null_label, labels)
             return emb + self.label_embed(labels), None
+        if drop is None:  # null_text stays in the graph: every process of a run gets its (zero) gradient
+            drop = torch.zeros(batch, dtype=torch.bool, device=emb.device)
         if text is None:
             if not isinstance(tokens, torch.Tensor) or tokens.ndim != 2 or tokens.shape[0] != batch:
                 raise InvalidArgument(f"tokens must be a ({batch}, L) int64 tensor, got {tokens!r:.60}")
