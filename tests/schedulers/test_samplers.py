@@ -25,7 +25,7 @@ SEED = 1234
 # from the papers: DDPM's posterior as a product of Gaussians, DDIM eq. 12/16, DPM-Solver++
 # Algorithm 2 — on the toy model 0.5 sin(x) + 0.1 t / 1000 - 0.2, linear betas 1e-4..0.02,
 # T = 1000, clipping off, noise from torch.Generator().manual_seed(1234) drawn as randn(4)
-# per step (DDPM and DDIM at eta 1 draw on each of the 4 steps).
+# per step (DDPM and DDIM at eta 1; the last draw is not used, the last step has no noise).
 PINNED = {
     ("ddpm", "epsilon"): [93.780253795244, 4.286929434663, 157.209659196171, 20.871225784288],
     ("ddpm", "v_prediction"): [0.073610090859, 0.922295987191, 0.187759650596, 0.116805407522],
@@ -79,13 +79,12 @@ def _run(name: str, config: dict, dtype=torch.float64) -> torch.Tensor:
 @pytest.mark.parametrize("kind", KINDS)
 def test_pinned_few_step_loop(name, kind):
     """4 steps on fixed inputs against the pinned values and the independent re-derivation
-    (tests/schedulers/reference.py); DDPM differs by its 1e-10 noise on the last step
-    (diffusers clamps the variance at 1e-20 and adds noise while t > 0)."""
+    (tests/schedulers/reference.py)."""
     pinned = PINNED[(name, kind)]
     assert _reference(name, kind) == pytest.approx(pinned, abs=1e-10)
     config = {"prediction_type": kind} | ({} if name == "dpm++2m" else {"clip_sample": False})
     got = _run(name, config).tolist()
-    assert got == pytest.approx(pinned, abs=1e-9)
+    assert got == pytest.approx(pinned, abs=1e-10)
     got32 = _run(name, config, dtype=torch.float32).tolist()  # float32 images, float64 coefficients
     assert got32 == pytest.approx(pinned, rel=2e-4, abs=2e-4)
 
@@ -166,6 +165,15 @@ def test_oracle_recovers_x0_every_spacing(spacing):
     for name in SAMPLERS:
         out = _sample(get_scheduler(name, {"timestep_spacing": spacing, "beta_schedule": "cosine"}), x0, 10)
         assert torch.allclose(out, x0, atol=1e-5), (name, (out - x0).abs().max())
+
+
+def test_ddpm_last_step_has_no_noise():
+    """Ho et al., Algorithm 2: no noise on the step to the clean image, also for a trailing run
+    that ends at t = 99 and for fixed_large (beta there is 1 - a_99, a std of about 0.3)."""
+    x0 = torch.linspace(-1, 1, 16, dtype=torch.float64)
+    for variance_type in ("fixed_small", "fixed_large"):
+        s = get_scheduler("ddpm", {"variance_type": variance_type})
+        assert torch.allclose(_sample(s, x0, 10, seed=4), x0, atol=1e-12, rtol=0)
 
 
 def test_ddim_eta0_deterministic_and_noise_free():

@@ -177,7 +177,14 @@ def make_config(config_class: type, config: Any, name: str) -> Any:
 class StepOutput(NamedTuple):
     """What :meth:`Scheduler.step` returns: ``prev_sample`` (the next, less noisy sample, same
     shape as the input) and ``pred_x0`` (the model's estimate of the clean image at this step,
-    for previews)."""
+    for previews).
+
+    >>> import torch
+    >>> out = StepOutput(torch.zeros(1, 3, 8, 8), torch.ones(1, 3, 8, 8))
+    >>> x, x0 = out
+    >>> out.prev_sample.shape
+    torch.Size([1, 3, 8, 8])
+    """
 
     prev_sample: Tensor
     pred_x0: Tensor
@@ -203,6 +210,15 @@ class Scheduler(abc.ABC):
         The standard deviation of the starting noise: 1.
     order : int
         Model evaluations per timestep (1 for every sampler here; diffusers' meaning).
+
+    Example
+    -------
+    >>> from atelier.schedulers import get_scheduler
+    >>> s = get_scheduler("ddpm", {"beta_schedule": "cosine"})
+    >>> s.alphas_cumprod.shape, s.init_noise_sigma, s.order
+    (torch.Size([1000]), 1.0, 1)
+    >>> s.set_timesteps(3); s.timesteps.tolist()
+    [999, 666, 332]
     """
 
     name: ClassVar[str] = ""
@@ -234,7 +250,9 @@ class Scheduler(abc.ABC):
         """``(n,)`` int64 timesteps of the current run, descending (``InvalidArgument`` before
         ``set_timesteps``)."""
         if self._timesteps is None:
-            raise InvalidArgument(f"{self._who()} has no timesteps yet: call set_timesteps(num_inference_steps) first")
+            raise InvalidArgument(
+                f"{self._who()} has no timesteps yet: call set_timesteps(num_inference_steps) first"
+            )
         return self._timesteps
 
     def set_timesteps(self, num_inference_steps: int, device: str | torch.device = "cpu") -> None:
@@ -344,7 +362,8 @@ class Scheduler(abc.ABC):
         return self._step(model_output, i, sample, generator)
 
     @abc.abstractmethod
-    def _step(self, model_output: Tensor, index: int, sample: Tensor, generator: torch.Generator | None) -> StepOutput:
+    def _step(self, model_output: Tensor, index: int, sample: Tensor,
+              generator: torch.Generator | None) -> StepOutput:
         """The sampler's update from ``self._steps[index]`` to the next timestep."""
 
     def _who(self) -> str:
@@ -356,8 +375,10 @@ class Scheduler(abc.ABC):
             self.timesteps  # noqa: B018  (raises the "call set_timesteps first" error)
         if isinstance(timestep, Tensor):
             if timestep.numel() != 1 or timestep.is_floating_point():
-                raise InvalidArgument(f"timestep must be one integer, got a tensor of shape {tuple(timestep.shape)} "
-                                      f"and dtype {timestep.dtype}")
+                raise InvalidArgument(
+                    f"timestep must be one integer, got a tensor of shape {tuple(timestep.shape)} "
+                    f"and dtype {timestep.dtype}"
+                )
             timestep = int(timestep.item())
         if isinstance(timestep, bool) or not isinstance(timestep, (int, np.integer)):
             raise InvalidArgument(f"timestep must be an integer, got {timestep!r}")
@@ -435,14 +456,11 @@ class Scheduler(abc.ABC):
         broadcast against ``like`` ``(B, ...)``, in its dtype and on its device."""
         if not isinstance(like, Tensor) or not like.is_floating_point():
             raise InvalidArgument("images must be floating-point torch tensors")
-        t = torch.as_tensor(timesteps)
-        if t.is_floating_point() or t.dtype == torch.bool or t.dim() > 1:
-            raise InvalidArgument(f"timesteps must be an integer or a (B,) integer tensor, got {t.dtype} {tuple(t.shape)}")
+        t = self._check_timesteps(timesteps)
         if t.dim() == 1 and (like.dim() == 0 or t.shape[0] not in (1, like.shape[0])):
-            raise InvalidArgument(f"{t.shape[0]} timesteps for a batch of shape {tuple(like.shape)}; give one per image")
-        T = self.config.num_train_timesteps
-        if t.device.type == "cpu" and t.numel() and (int(t.min()) < 0 or int(t.max()) >= T):
-            raise InvalidArgument(f"timesteps must be in [0, {T - 1}], got {int(t.min())} ... {int(t.max())}")
+            raise InvalidArgument(
+                f"{t.shape[0]} timesteps for a batch of shape {tuple(like.shape)}; give one per image"
+            )
         key = (like.device, like.dtype)
         if key not in self._tables:
             sa = self.alphas_cumprod.sqrt()
@@ -528,9 +546,7 @@ class Scheduler(abc.ABC):
         >>> bool(s.snr(torch.tensor([0]))[0] > 9000), bool(s.snr(999) < 1e-4)
         (True, True)
         """
-        t = torch.as_tensor(timesteps)
-        table = self.alphas_cumprod / (1.0 - self.alphas_cumprod)
-        return self._gather(table, t)
+        return self._gather(self.alphas_cumprod / (1.0 - self.alphas_cumprod), timesteps)
 
     def min_snr_weight(self, timesteps: int | Tensor, gamma: float = 5.0) -> Tensor:
         """Min-SNR-gamma loss weights (Hang et al. 2023) for a loss on the model's output.
@@ -561,7 +577,7 @@ class Scheduler(abc.ABC):
         >>> w[0].item(), round(w[1].item(), 6)
         (1.0, 0.0005)
         """
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not gamma > 0 or not math.isfinite(gamma):
+        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0 < gamma < math.inf:
             raise InvalidArgument(f"gamma must be a number > 0, got {gamma!r}")
         snr = self.alphas_cumprod / (1.0 - self.alphas_cumprod)
         weight = torch.clamp(snr, max=float(gamma))
@@ -570,15 +586,26 @@ class Scheduler(abc.ABC):
             weight = weight / snr
         elif kind == "v_prediction":
             weight = weight / (snr + 1.0)
-        return self._gather(weight, torch.as_tensor(timesteps))
+        return self._gather(weight, timesteps)
 
-    def _gather(self, table: Tensor, t: Tensor) -> Tensor:
-        """``table[t]`` as float32 on ``t``'s device, checking ``t``."""
+    def _check_timesteps(self, timesteps: int | Tensor) -> Tensor:
+        """``timesteps`` as an integer tensor of shape ``()`` or ``(B,)``, or ``InvalidArgument``.
+
+        The range is checked on the CPU only (on a GPU it would wait for the device at every
+        training step; an index out of range fails there as a device-side assert)."""
+        t = torch.as_tensor(timesteps)
+        if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool or t.dim() > 1:
+            raise InvalidArgument(
+                f"timesteps must be an integer or a (B,) integer tensor, got {t.dtype} {tuple(t.shape)}"
+            )
         T = self.config.num_train_timesteps
-        if t.is_floating_point() or t.dtype == torch.bool or t.dim() > 1:
-            raise InvalidArgument(f"timesteps must be an integer or a (B,) integer tensor, got {t.dtype} {tuple(t.shape)}")
         if t.device.type == "cpu" and t.numel() and (int(t.min()) < 0 or int(t.max()) >= T):
             raise InvalidArgument(f"timesteps must be in [0, {T - 1}], got {int(t.min())} ... {int(t.max())}")
+        return t
+
+    def _gather(self, table: Tensor, timesteps: int | Tensor) -> Tensor:
+        """``table[t]`` as float32 on ``t``'s device, checking ``t``."""
+        t = self._check_timesteps(timesteps)
         return table.to(torch.float32).to(t.device)[t]
 
     def renoise(self, sample: Tensor, timestep: int, to_timestep: int, *,

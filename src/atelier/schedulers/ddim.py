@@ -99,7 +99,8 @@ class DDIMScheduler(Scheduler):
             return 1.0 if self.config.set_alpha_to_one else self._ac[0]
         return self._ac[t]
 
-    def _step(self, model_output: Tensor, index: int, sample: Tensor, generator: torch.Generator | None) -> StepOutput:
+    def _step(self, model_output: Tensor, index: int, sample: Tensor,
+              generator: torch.Generator | None) -> StepOutput:
         c = self.config
         t = self._steps[index]
         prev = self._steps[index + 1] if index + 1 < len(self._steps) else -1

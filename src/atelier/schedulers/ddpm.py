@@ -8,7 +8,10 @@ cumulative alphas, ``beta = 1 - a_t / a_prev``,
     var  = (1 - a_prev) / (1 - a_t) * beta          ("fixed_small", clamped at 1e-20)
            beta                                       ("fixed_large")
 
-and noise is added while ``t > 0`` (as diffusers does). ``pred_x0`` is clipped to
+and noise is added on every step but the last, the one to the clean image (Ho et al.,
+Algorithm 2: ``z = 0`` at ``t = 1``). diffusers adds it while ``t > 0``, the same when a run
+ends at timestep 0; a ``trailing`` run ends at ``T / n - 1``, where diffusers would add
+``fixed_large``'s noise of std ``sqrt(1 - a_t)`` to the final image. ``pred_x0`` is clipped to
 ``[-clip_sample_range, clip_sample_range]`` when ``clip_sample`` is on (the default, for data
 in [-1, 1]).
 
@@ -91,7 +94,8 @@ class DDPMScheduler(Scheduler):
 
     config: DDPMConfig
 
-    def _step(self, model_output: Tensor, index: int, sample: Tensor, generator: torch.Generator | None) -> StepOutput:
+    def _step(self, model_output: Tensor, index: int, sample: Tensor,
+              generator: torch.Generator | None) -> StepOutput:
         c = self.config
         t = self._steps[index]
         prev = self._steps[index + 1] if index + 1 < len(self._steps) else -1
@@ -105,7 +109,7 @@ class DDPMScheduler(Scheduler):
         coef_x0 = math.sqrt(a_prev) * beta / (1.0 - a_t)
         coef_xt = math.sqrt(1.0 - beta) * (1.0 - a_prev) / (1.0 - a_t)
         prev_sample = coef_x0 * x0 + coef_xt * sample
-        if t > 0:
+        if prev >= 0:  # no noise on the step to the clean image
             if c.variance_type == "fixed_small":
                 var = max((1.0 - a_prev) / (1.0 - a_t) * beta, 1e-20)
             else:

@@ -126,7 +126,8 @@ class DPMSolverScheduler(Scheduler):
             a = self._ac[0]
         return math.sqrt(a), math.sqrt(1.0 - a)
 
-    def _step(self, model_output: Tensor, index: int, sample: Tensor, generator: torch.Generator | None) -> StepOutput:
+    def _step(self, model_output: Tensor, index: int, sample: Tensor,
+              generator: torch.Generator | None) -> StepOutput:
         c, n = self.config, len(self._steps)
         alpha_s0, sigma_s0 = self._alpha_sigma(index)
         alpha_t, sigma_t = self._alpha_sigma(index + 1)

@@ -44,7 +44,12 @@ SCHEDULER_FILE = "scheduler.json"
 
 @dataclass(frozen=True)
 class SchedulerSpec:
-    """A registered sampler: its name, config class, scheduler class and one-line summary."""
+    """A registered sampler: its name, config class, scheduler class and one-line summary.
+
+    >>> spec = get_scheduler_spec("ddim")
+    >>> spec.config_class.__name__, spec.scheduler_class.__name__
+    ('DDIMConfig', 'DDIMScheduler')
+    """
 
     name: str
     config_class: type
