@@ -465,7 +465,8 @@ class Scheduler(abc.ABC):
         if key not in self._tables:
             sa = self.alphas_cumprod.sqrt()
             sb = (1.0 - self.alphas_cumprod).sqrt()
-            self._tables[key] = (sa.to(like.device, like.dtype), sb.to(like.device, like.dtype))
+            # dtype first, on the CPU: some devices (MPS) have no float64
+            self._tables[key] = (sa.to(like.dtype).to(like.device), sb.to(like.dtype).to(like.device))
         sa, sb = self._tables[key]
         t = t.to(like.device)
         shape = (-1,) + (1,) * max(like.dim() - 1, 0) if t.dim() == 1 else ()
