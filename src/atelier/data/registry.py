@@ -260,6 +260,7 @@ def make_dataset(
     split: Split = None,
     seed: int = 0,
     labels: bool | None = None,
+    sizes: Sequence[int] = MODEL_SIZES,
     **options: Any,
 ) -> ImageDataset:
     """Build a dataset from a registered name, ``NAME:PATH``, or a path.
@@ -287,6 +288,9 @@ def make_dataset(
         For procedural data and random crops; datasets without randomness ignore it.
     labels : bool or None
         None uses the dataset's default (labelled when it has labels; ``folder`` unlabelled).
+    sizes : sequence of int
+        The sizes ``size`` may take (default ``MODEL_SIZES``; a model family with other
+        resolutions passes its own: the diffusion U-Net also trains at 48 px).
     **options
         Passed to the dataset (e.g. ``crop="random"`` for folder, ``length=`` for shapes).
 
@@ -309,11 +313,10 @@ def make_dataset(
     >>> len(ds), tuple(ds[0][0].shape), ds.class_names
     (10, (3, 32, 32), ('circle', 'square', 'triangle'))
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or (
-        size not in MODEL_SIZES
-    ):
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size not in sizes:
+        kind = "a power of two" if tuple(sizes) == MODEL_SIZES else "one of the sizes"
         raise InvalidArgument(
-            f"size must be a power of two from 16 to 128 ({', '.join(map(str, MODEL_SIZES))}); "
+            f"size must be {kind} from {min(sizes)} to {max(sizes)} ({', '.join(map(str, sizes))}); "
             f"got {size!r}"
         )
     text = os.fspath(name_or_path)

@@ -17,7 +17,11 @@ data (``build_data``: restoration trains on patches of a folder of photos) and i
 ``data`` options (``data_fields``); it may prepare the run before its model is built (the
 class method ``prepare_run(spec, run)``, whose result goes to ``objective.use_setup``: the
 captioner trains its tokenizer there, which sets ``model.vocab_size``) and write files beside
-the model (``save_files(run)``: the captioner's ``tokenizer.json``).
+the model (``save_files(run)``: the captioner's ``tokenizer.json``, diffusion's
+``scheduler.json``). A family may fill model settings a new run leaves unset from its data
+(the class method ``complete_model_config(data, data_options, model_config)``: diffusion picks
+``cond``, ``channels`` and ``num_classes``), and hand over a sample grid it drew while
+validating (``take_samples()``, written as ``samples/step-NNNNNNNN.png``).
 
 Settings come from the defaults of each part, then ``--config FILE`` (JSON), then ``--set``
 pairs, in that order. A ``--set`` key is ``section.field`` (sections: ``model``, ``hyper``,
@@ -164,6 +168,12 @@ def resolve_run(
 
     _check_known(spec["model_config"], _field_names(model_spec.config_class), "model")
     _check_known(spec["train"], _field_names(TrainConfig), "train")
+    _check_data_options(spec["data_options"])
+    complete = getattr(objective_cls, "complete_model_config", None)
+    if complete is not None and base is None:
+        # a new run: the family may take settings left unset from its data (diffusion: cond,
+        # channels and num_classes); what it chose is written to config.json like the rest
+        complete(spec["data"], spec["data_options"], spec["model_config"])
     config = model_spec.config_class(**spec["model_config"])
     check_model_size(model, config)  # on the meta device: nothing is allocated
     spec["model_config"] = dataclasses.asdict(config)
@@ -172,7 +182,6 @@ def resolve_run(
     check_values = getattr(objective_cls, "check_hyper_values", None)
     if check_values is not None:
         check_values(hyper)
-    _check_data_options(spec["data_options"])
     for field in TRAINER_SUGGESTIONS:
         if hasattr(hyper, field):
             spec["train"].setdefault(field, getattr(hyper, field))
@@ -470,7 +479,11 @@ def train_run(
             )
         fit_latent_prior(exported, dataset, seed)
         save_model(exported, run)
-        if hasattr(exported, "sample"):
+        take_samples = getattr(objective, "take_samples", None)
+        drawn = take_samples() if take_samples is not None else None
+        if drawn is not None:  # a grid the objective drew at this step's validation (diffusion)
+            save_image(run / "samples" / f"step-{trainer.step:08d}.png", make_grid(drawn, nrow=8), overwrite=True)
+        elif hasattr(exported, "sample"):
             noise = torch.Generator(device="cpu").manual_seed(seed)
             images = exported.sample(sample_count, generator=noise, device=torch.device("cpu"))
             grid = make_grid(images.cpu(), nrow=8)

@@ -13,7 +13,7 @@ Example
 >>> type(objective).__name__, objective.hyper.lr, sorted(objective.optimizers())
 ('VAEObjective', 0.0005, ['model'])
 >>> sorted(list_objectives())
-['captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'vae', 'vaegan']
+['captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'diffusion', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ from atelier.train.objectives.restoration import (  # noqa: E402
 from atelier.train.objectives.style import StyleHyper, StyleObjective  # noqa: E402
 from atelier.train.objectives.inpaint import InpaintHyper, InpaintObjective  # noqa: E402
 from atelier.train.objectives.caption import CaptionHyper, CaptionObjective  # noqa: E402
+from atelier.train.objectives.diffusion import DiffusionHyper, DiffusionObjective  # noqa: E402
 
 __all__ = [
     "CaptionHyper",
@@ -91,6 +92,8 @@ __all__ = [
     "ClassifierObjective",
     "DCGANObjective",
     "DenoiseHyper",
+    "DiffusionHyper",
+    "DiffusionObjective",
     "DenoiseObjective",
     "EDSRObjective",
     "ESPCNObjective",

@@ -22,7 +22,7 @@ from atelier.models.registry import check_range, check_setting
 from atelier.train.objective import Objective
 from atelier.train.objectives.freeze import apply_freeze, freeze_discriminator_blocks, trainable
 
-__all__ = ["FamilyObjective", "hyper_from_dict", "check_labels", "frozen_grads"]
+__all__ = ["FamilyObjective", "hyper_from_dict", "check_labels", "frozen_grads", "run_tokenizer"]
 
 
 def hyper_from_dict(cls: type, data: Mapping[str, Any] | Any = None, *, base: Any = None) -> Any:
@@ -78,6 +78,48 @@ def check_labels(y: Any, num_classes: int, model: str) -> torch.Tensor:
             "set num_classes to the number of classes in the data"
         )
     return y
+
+
+def run_tokenizer(
+    spec: dict[str, Any],
+    run: Any,
+    captions: Any,
+    *,
+    kind: str = "word",
+    min_frequency: int = 1,
+) -> Any:
+    """The tokenizer of a text-reading run, found or trained before its model is built.
+
+    ``run/tokenizer.json`` when ``run`` has a checkpoint (a resumed run keeps its ids), else
+    the ``tokenizer.json`` of ``spec["fine_tune"]["init_from"]`` when it has one, else a new
+    :class:`~atelier.text.CaptionTokenizer` trained on ``captions()`` (a callable returning
+    the training captions, called only then) of at most ``model_config["vocab_size"]`` ids
+    (default 8000). Sets ``spec["model_config"]["vocab_size"]`` to the tokenizer's size (in
+    place): the captioner and the text-conditional diffusion model share this rule.
+    """
+    from pathlib import Path
+
+    from atelier.text import TOKENIZER_FILE, CaptionTokenizer
+    from atelier.train.checkpoint import latest_checkpoint
+
+    init_from = (spec.get("fine_tune") or {}).get("init_from")
+    sources = []
+    if run is not None and latest_checkpoint(Path(run) / "checkpoints") is not None:
+        sources.append(Path(run))
+    if init_from:
+        sources.append(Path(init_from))
+    found = [s for s in sources if (s / TOKENIZER_FILE).is_file()]
+    if found:
+        tokenizer = CaptionTokenizer.load(found[0])
+    else:
+        tokenizer = CaptionTokenizer.train(
+            captions(),
+            kind=kind,
+            vocab_size=int(spec["model_config"].get("vocab_size", 8000)),
+            min_frequency=min_frequency,
+        )
+    spec["model_config"]["vocab_size"] = tokenizer.vocab_size
+    return tokenizer
 
 
 @contextlib.contextmanager

@@ -77,7 +77,7 @@ from atelier.errors import InvalidArgument
 from atelier.models.captioner import PAD_ID, doubly_stochastic_penalty
 from atelier.models.registry import check_range
 from atelier.train.objectives import register_objective
-from atelier.train.objectives.base import FamilyObjective, hyper_from_dict
+from atelier.train.objectives.base import FamilyObjective, hyper_from_dict, run_tokenizer
 
 __all__ = ["CaptionHyper", "CaptionObjective", "CaptionSetup", "FeatureCache"]
 
@@ -343,9 +343,6 @@ class CaptionObjective(FamilyObjective):
         else ``tokenizer.json`` of ``fine_tune.init_from`` when it has one, else trained on
         the training split's captions.
         """
-        from atelier.text import TOKENIZER_FILE, CaptionTokenizer
-        from atelier.train.checkpoint import latest_checkpoint
-
         options = dict(spec.get("data_options") or {})
         train_split = options.get("train_split", "train")
         val_split = options.get("val_split", "val")
@@ -353,23 +350,9 @@ class CaptionObjective(FamilyObjective):
         train = cls.build_dataset(data, options, train_split)
         val = cls.build_dataset(data, options, val_split) if val_split not in (None, "none") else None
         hyper = hyper_from_dict(cls.Hyper, spec.get("hyper") or {})
-        init_from = (spec.get("fine_tune") or {}).get("init_from")
-        sources = []
-        if run is not None and latest_checkpoint(Path(run) / "checkpoints") is not None:
-            sources.append(Path(run))
-        if init_from:
-            sources.append(Path(init_from))
-        found = [s for s in sources if (s / TOKENIZER_FILE).is_file()]
-        if found:
-            tokenizer = CaptionTokenizer.load(found[0])
-        else:
-            tokenizer = CaptionTokenizer.train(
-                train.all_captions(),
-                kind=hyper.tokenizer,
-                vocab_size=int(spec["model_config"].get("vocab_size", 8000)),
-                min_frequency=hyper.min_frequency,
-            )
-        spec["model_config"]["vocab_size"] = tokenizer.vocab_size
+        tokenizer = run_tokenizer(
+            spec, run, train.all_captions, kind=hyper.tokenizer, min_frequency=hyper.min_frequency
+        )
         return CaptionSetup(train, val, tokenizer)
 
     def use_setup(self, setup: CaptionSetup) -> None:
