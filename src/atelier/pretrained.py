@@ -9,8 +9,9 @@ clear error saying how to train one.
 
 Example
 -------
->>> sorted(PRETRAINED)
-['caption-emoji', 'caption-scenes', 'denoise', 'inpaint', 'sr-x2', 'sr-x3', 'sr-x4', 'style-hubble', 'style-stain']
+>>> sorted(PRETRAINED)  # doctest: +NORMALIZE_WHITESPACE
+['caption-emoji', 'caption-scenes', 'denoise', 'diffusion-mnist', 'inpaint', 'sr-x2', 'sr-x3', 'sr-x4',
+ 'style-hubble', 'style-stain', 't2i-emoji', 't2i-scenes']
 >>> PRETRAINED["sr-x4"].train_command
 'atelier train sr --data DIR --scale 4 --out RUN'
 """
@@ -50,7 +51,7 @@ class Pretrained:
     """A shipped model: its task, its scale (1 but for super-resolution) and the command that trains it."""
 
     name: str
-    task: Literal["sr", "denoise", "style", "inpaint", "caption"]
+    task: Literal["sr", "denoise", "style", "inpaint", "caption", "diffusion"]
     scale: int
     train_command: str
     summary: str
@@ -101,6 +102,27 @@ PRETRAINED["caption-emoji"] = Pretrained(
     "atelier train caption --data ../shared/data/emoji72 --set group_by=skin-tone --out RUN",
     "emoji captioner (EfficientNet-Lite0 grid + Transformer decoder, skin tones held out)",
     "atelier caption IMAGE [--attention DIR]",
+)
+
+# Diffusion models (issue 13): not trained yet in this install until a maintainer ships them
+# (``ship_run`` copies the run's scheduler.json and tokenizer.json beside model.json).
+PRETRAINED["t2i-scenes"] = Pretrained(
+    "t2i-scenes", "diffusion", 1,
+    "atelier train diffusion --data scenes --set cond=text --set resolution=48 --out RUN",
+    "text-to-image diffusion on the synthetic scenes (48 px U-Net, cross-attention to its own text encoder)",
+    'atelier generate "a large red circle in the center on a white background" --model t2i-scenes -o grid.png',
+)
+PRETRAINED["t2i-emoji"] = Pretrained(
+    "t2i-emoji", "diffusion", 1,
+    "atelier train diffusion --data ../shared/data/emoji72 --set cond=text --out RUN",
+    "text-to-image diffusion on emoji72 (U-Net with cross-attention to its own text encoder)",
+    'atelier generate "smiling face with sunglasses" --model t2i-emoji -o grid.png',
+)
+PRETRAINED["diffusion-mnist"] = Pretrained(
+    "diffusion-mnist", "diffusion", 1,
+    "atelier train diffusion --data idx:../shared/data/mnist10k --set cond=label --out RUN",
+    "class-conditional diffusion of MNIST digits (U-Net with a class embedding, classifier-free guidance)",
+    "atelier sample diffusion-mnist -n 64 --label 3 -o grid.png",
 )
 
 
@@ -336,9 +358,11 @@ def ship_run(
             k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in weights.items()
         }
         write_atomic(folder / WEIGHTS_FILE, save(state, metadata={"model": spec.name, "bits": str(bits)}))
+    from atelier.schedulers import SCHEDULER_FILE
     from atelier.text import TOKENIZER_FILE
 
-    if (Path(run) / TOKENIZER_FILE).is_file():  # a captioner's tokenizer goes with its weights
-        write_atomic(folder / TOKENIZER_FILE, (Path(run) / TOKENIZER_FILE).read_bytes())
+    for extra in (TOKENIZER_FILE, SCHEDULER_FILE):  # a captioner's tokenizer, a diffusion model's schedule
+        if (Path(run) / extra).is_file():
+            write_atomic(folder / extra, (Path(run) / extra).read_bytes())
     write_atomic(folder / RECIPE_FILE, (json.dumps(recipe, indent=1) + "\n").encode())
     return folder

@@ -5,6 +5,7 @@ Examples
 $ atelier sample runs/cgan -n 64 -o grid.png --label 3 --seed 1
 $ atelier sample runs/dcgan --interpolate --nrow 8 -o lerp.png
 $ atelier sample runs/vae -n 1000 --each samples/      # 1000 PNG files, e.g. for other tools
+$ atelier sample runs/diffusion-mnist -n 64 --label 3 --steps 25 --sampler dpm --guidance 3 -o grid.png
 $ atelier models --json
 """
 
@@ -48,12 +49,21 @@ def sample(
     nrow: int = typer.Option(8, "--nrow", min=1, help="Images per grid row (steps per row with --interpolate)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing files."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Diffusion runs: sampling steps (default 25)."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help="Diffusion runs: ddim (default), ddpm or dpm."),
+    guidance: Optional[float] = typer.Option(
+        None, "--guidance", help="Class-conditional diffusion runs: classifier-free guidance scale (default 3; 1: none)."
+    ),
+    eta: Optional[float] = typer.Option(None, "--eta", help="Diffusion runs with the ddim sampler: noise in [0, 1] (default 0)."),
 ) -> None:
     """Sample images from a trained generator into a grid PNG (or separate files with --each).
 
-    With --interpolate the grid has n // nrow rows (at least 1) of nrow images, each row
-    sliding (slerp) between two random latents.
+    GAN and VAE runs, and diffusion runs (unconditional, or class-conditional with --label;
+    --steps, --sampler, --guidance and --eta set their sampling). With --interpolate (GAN
+    and VAE runs) the grid has n // nrow rows (at least 1) of nrow images, each row sliding
+    (slerp) between two random latents.
     """
+    from atelier.tasks.diffusion_model import is_diffusion_source
     from atelier.tasks.generate import (
         interpolate, load_generator, make_grid, sample_images, save_each, save_grid,
     )
@@ -63,6 +73,15 @@ def sample(
         raise InvalidArgument("give either -o GRID.png or --each FOLDER (one of them)")
     if each is not None and do_interpolate:
         raise InvalidArgument("--interpolate writes a grid: use -o GRID.png, not --each")
+    diffusion_flags = [f for f, v in (("--steps", steps), ("--sampler", sampler), ("--guidance", guidance),
+                                      ("--eta", eta)) if v is not None]
+    if is_diffusion_source(run):
+        if do_interpolate:
+            raise InvalidArgument("--interpolate is for GAN and VAE runs; this is a diffusion run")
+        return _sample_diffusion(run, n, output, each, label, seed, nrow, overwrite, device,
+                                 steps, sampler, guidance, eta)
+    if diffusion_flags:
+        raise InvalidArgument(f"{', '.join(diffusion_flags)} apply to diffusion runs; {run} is not one")
     from atelier.cli.outputs import check_image_output, check_output_folder
 
     if output is not None:
@@ -88,6 +107,35 @@ def sample(
         return
     save_grid(output, make_grid(images, nrow=nrow), overwrite=overwrite)
     typer.echo(f"{len(images)} images written to {output}", err=True)
+
+
+def _sample_diffusion(run, n, output, each, label, seed, nrow, overwrite, device, steps, sampler, guidance, eta):
+    """``atelier sample`` for a diffusion run: unconditional, or class-conditional with --label."""
+    from atelier.cli.progress import warnings_on_one_line
+    from atelier.cli.text_to_image import check_outputs, check_sampling_options, step_progress, write_images
+    from atelier.devices import select_device
+    from atelier.tasks.diffusion_model import load_diffusion
+    from atelier.tasks.diffusion_sample import generate_images
+
+    check_sampling_options(steps, guidance, eta)
+    check_outputs(output, each, overwrite)
+    labels = _parse_labels(label)
+    dev = select_device(device)
+    model = load_diffusion(run, device=dev)
+    if labels is not None and model.cond != "label":
+        what = "text-conditional" if model.cond == "text" else "unconditional"
+        hint = f"; give it a prompt with `atelier generate PROMPT --model {run}`" if model.cond == "text" else ""
+        raise InvalidArgument(f"{run} is a {what} diffusion model: it takes no --label{hint}")
+    if guidance is not None and model.cond != "label":
+        raise InvalidArgument(f"--guidance guides the labels of a class-conditional run here; {run} takes no label "
+                              "(a text run is guided by its prompt in `atelier generate`)")
+    with warnings_on_one_line(), step_progress("sampling") as report:
+        images = generate_images(
+            model, labels=labels, n=n, steps=25 if steps is None else steps, sampler=sampler or "ddim",
+            guidance=3.0 if guidance is None else guidance, eta=eta or 0.0, seed=seed, device=dev,
+            progress=report, dtype="float32",
+        )
+    write_images(images, output, each, nrow, overwrite)
 
 
 def models(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:

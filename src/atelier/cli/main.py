@@ -18,7 +18,7 @@ from typer.exceptions import TyperException
 
 from atelier.cli import caption, compare, demo, edit, info, ops_list, train
 from atelier.cli import evaluate, generate
-from atelier.cli import inpaint, restore, stylize, weights
+from atelier.cli import inpaint, restore, stylize, text_to_image, weights
 from atelier.cli.memory import tune_allocator
 from atelier.errors import AtelierError
 
@@ -62,6 +62,7 @@ compare.register(app)
 info.register(app)
 demo.register(app)
 generate.register(app)
+text_to_image.register(app)
 evaluate.register(app)
 train.register(app)
 restore.register(app)

@@ -4,6 +4,9 @@ Classic methods (this module): OpenCV's Telea (fast marching, Telea 2004) and Na
 (Bertalmio et al. 2001), and scikit-image's biharmonic inpainting (Damelin & Hoang 2018).
 The learned method, a gated-convolution U-Net (:mod:`atelier.tasks.inpaint_learned`), is
 ``method="inpaint"`` (the shipped model), a run folder or a ``model.safetensors`` path.
+A diffusion model fills by RePaint (:mod:`atelier.tasks.diffusion_inpaint`):
+``method="diffusion:RUN"`` (``"diffusion"`` alone: the shipped ``t2i-scenes``), or a
+diffusion run folder or shipped name directly, with a prompt or a label among its options.
 
 ``mask``: ``H x W``, nonzero (or True) where pixels are to be filled. :func:`box_mask` builds
 one from rectangles. Colour, grey, alpha (passed through) and 8/16-bit or float images keep
@@ -22,7 +25,7 @@ Example
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -66,6 +69,20 @@ def check_mask(mask: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     return m
 
 
+def _diffusion_source(method: Any) -> Any:
+    """The diffusion model a method names (``diffusion``, ``diffusion:RUN``, a diffusion run
+    folder, a shipped diffusion name, a ``DiffusionModel``), or None for other methods."""
+    from atelier.tasks.diffusion_model import is_diffusion_source
+
+    if isinstance(method, str) and (method == "diffusion" or method.startswith("diffusion:")):
+        from atelier.tasks.diffusion_inpaint import DEFAULT_DIFFUSION_MODEL
+
+        return method.partition(":")[2] or DEFAULT_DIFFUSION_MODEL
+    if isinstance(method, str) and method.lower() in CLASSIC_METHODS:
+        return None
+    return method if is_diffusion_source(method) else None
+
+
 def _opencv(planes: np.ndarray, mask: np.ndarray, method: str, radius: float) -> np.ndarray:
     """cv2.inpaint of ``H x W x C`` float32 in [0, 1], channel by channel (OpenCV takes float
     and 16-bit images one channel at a time; 8-bit grey/RGB go to it whole, in :func:`inpaint`)."""
@@ -86,6 +103,7 @@ def inpaint(
     *,
     radius: float = 5.0,
     device: str = "cpu",
+    **diffusion_options: Any,
 ) -> np.ndarray:
     """Fill ``mask`` in ``image``; unmasked pixels are returned bit-identical.
 
@@ -97,6 +115,9 @@ def inpaint(
         a shipped name (``inpaint``), a run folder, a ``model.safetensors`` path or a module.
     radius : neighbourhood of the OpenCV methods, in pixels.
     device : where a learned model runs.
+    diffusion_options : the diffusion method's keyword options (``prompt``, ``label``,
+        ``steps``, ``resample``, ``sampler``, ``guidance``, ``eta``, ``seed``, ``progress``;
+        see :func:`~atelier.tasks.diffusion_inpaint.inpaint_diffusion`); other methods take none.
 
     Returns
     -------
@@ -105,6 +126,15 @@ def inpaint(
     from atelier.devices import select_device
 
     select_device(device)  # checked for every method: a wrong name is an error, not ignored
+    source = _diffusion_source(method)
+    if source is not None:
+        from atelier.tasks.diffusion_inpaint import inpaint_diffusion
+
+        return inpaint_diffusion(source, image, mask, device=device, **diffusion_options)
+    if diffusion_options:
+        raise InvalidArgument(
+            f"{', '.join(sorted(diffusion_options))}: options of the diffusion method, not of {method!r}"
+        )
     if not isinstance(method, str) or method.lower() not in CLASSIC_METHODS:
         from atelier.pretrained import PRETRAINED
         from atelier.tasks.inpaint_learned import inpaint_with_model
@@ -113,7 +143,7 @@ def inpaint(
             learned = sorted(n for n, p in PRETRAINED.items() if p.task == "inpaint")
             raise InvalidArgument(
                 f"unknown inpainting method {method!r}; use {', '.join((*CLASSIC_METHODS, *learned))}, "
-                "a run folder or a model.safetensors path"
+                "diffusion[:RUN], a run folder or a model.safetensors path"
             )
 
         return inpaint_with_model(image, mask, method, device=device)
