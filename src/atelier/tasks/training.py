@@ -347,6 +347,8 @@ def check_resume(stored: dict[str, Any], spec: dict[str, Any], run: str | Path) 
             "start a new run, or --init-from this one to fine-tune"
         )
 
+    # as config.json holds them: a resolved spec has tuples (channel_mults) where JSON has lists
+    stored, spec = json.loads(json.dumps(stored)), json.loads(json.dumps(spec))
     for key in ("model", "data"):
         if spec[key] != stored[key]:
             raise refuse(key, stored[key])
