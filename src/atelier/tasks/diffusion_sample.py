@@ -15,7 +15,7 @@ little.
 Randomness: one CPU ``torch.Generator`` seeded with ``seed`` draws the starting noise of all
 ``n`` images first, then the noise the stochastic samplers add: the same seed gives the same
 images on the same device, and with a deterministic sampler (``ddim`` at ``eta`` 0, ``dpm``)
-the same images whatever the ``batch_size``.
+the same images whatever the ``batch_size`` (up to the float rounding of batched convolutions).
 
 Example
 -------
