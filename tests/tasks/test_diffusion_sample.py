@@ -200,6 +200,9 @@ def test_prompt_checks(text_model):
         generate_images(text_model, prompts="a red dog", n=1, steps=1)
     with pytest.raises(InvalidArgument, match="not a label"):
         generate_images(text_model, labels=1, n=1, steps=1)
+    with pytest.warns(DiffusionWarning, match="is 38 tokens long; the model reads the first 32"):
+        cond = make_condition(text_model, prompts="a red circle " * 12, n=1)
+    assert cond.tokens.shape == (1, 32) and cond.tokens[0, -1] == text_model.tokenizer.eos_id
 
 
 def test_condition_rules(label_model, uncond_model, text_model):
@@ -359,6 +362,21 @@ def test_load_from_a_run_folder_and_cache(tmp_path, text_model):
     clear_cache()
     with pytest.raises(InvalidArgument, match="text-conditional but has no tokenizer.json"):
         load_diffusion(folder)
+
+
+def test_a_shipped_name_loads_once_installed(tmp_path, monkeypatch, label_model):
+    import shutil
+
+    from atelier import pretrained
+
+    monkeypatch.setattr(pretrained, "WEIGHTS_ROOT", tmp_path / "weights")
+    with pytest.raises(InvalidArgument, match="'diffusion-mnist' is not trained yet"):
+        load_diffusion("diffusion-mnist")
+    shutil.copytree(save_run(tmp_path / "run", label_model), tmp_path / "weights" / "diffusion-mnist")
+    clear_cache()
+    np.testing.assert_array_equal(generate_images("diffusion-mnist", labels=2, n=1, steps=2),
+                                  generate_images(label_model, labels=2, n=1, steps=2))
+    clear_cache()
 
 
 def test_load_errors(tmp_path):

@@ -313,7 +313,8 @@ def check_prompt(prompt: Any, tokenizer: Any, max_length: int) -> list[int]:
     ``InvalidArgument`` for a prompt that is not text, is empty, or has no word the model's
     vocabulary knows (naming the unknown words and the share of the prompt the vocabulary
     covers). A :class:`DiffusionWarning` for a prompt with some unknown words (they are read
-    as ``[UNK]``) or one longer than the model reads.
+    as ``[UNK]``) or one longer than the model reads. Words are checked with word-level
+    tokenizers; a byte-level BPE tokenizer reads any text, so only emptiness and length are.
     """
     from atelier.text import normalize
 
