@@ -386,6 +386,8 @@ def test_load_errors(tmp_path):
         load_diffusion(tmp_path / "gan")
     with pytest.raises(InvalidArgument, match="no such run folder"):
         load_diffusion(tmp_path / "missing")
+    with pytest.raises(InvalidArgument, match=r"not a shipped diffusion model .*; did you mean t2i-emoji\?"):
+        load_diffusion("t2i-emojj")
     with pytest.raises(InvalidArgument, match="not trained yet in this install; train it with `atelier train diffusion"):
         load_diffusion("t2i-emoji")
     with pytest.raises(InvalidArgument, match="is a shipped sr model, not a diffusion model"):

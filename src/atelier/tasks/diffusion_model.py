@@ -175,8 +175,12 @@ def _folder_of(source: str | os.PathLike) -> tuple[Path, str]:
         path = path.parent
     shipped = sorted(n for n, p in PRETRAINED.items() if p.task == "diffusion")
     if not path.exists():
+        import difflib
+
+        close = difflib.get_close_matches(str(source), shipped, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
         raise InvalidArgument(
-            f"{source}: no such run folder, and not a shipped diffusion model ({', '.join(shipped)})"
+            f"{source}: no such run folder, and not a shipped diffusion model ({', '.join(shipped)}){hint}"
         )
     if not path.is_dir():
         raise InvalidArgument(f"{source} is a file; give a run folder (model.json, model.safetensors, scheduler.json)")
