@@ -47,6 +47,8 @@ def train(
     """Train MODEL on --data into --out, or continue a run with --resume RUN.
 
     MODEL is a family (`atelier models`) or a task: sr (= edsr), denoise (= dncnn).
+    diffusion conditions on what --data gives unless --set cond=none|label|text says:
+    captions (scenes, a folder with metadata.jsonl), else labels (idx:MNIST), else none.
     """
     flags: dict = {}
     if scale is not None:
@@ -127,7 +129,8 @@ def train(
                 metrics = " ".join(
                     f"{k} {_figure(v)}" for k, v in record.items() if k not in ("step", "best_step")
                 )
-                typer.echo(f"step {record['step']}: {metrics} (best step {record.get('best_step')})", err=True)
+                best_step = f" (best step {record['best_step']})" if "best_step" in record else ""
+                typer.echo(f"step {record['step']}: {metrics}{best_step}", err=True)
                 best.update(record)
                 return
             losses = " ".join(

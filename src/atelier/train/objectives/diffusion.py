@@ -218,6 +218,10 @@ class _Items(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> Any:
         return self.base[self.indices[int(i)]]
 
+    def set_epoch(self, epoch: int) -> None:  # random crops of a folder follow the epoch
+        if hasattr(self.base, "set_epoch"):
+            self.base.set_epoch(epoch)
+
 
 @register_objective("diffusion")
 class DiffusionObjective(FamilyObjective):
