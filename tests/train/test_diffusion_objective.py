@@ -221,7 +221,11 @@ def test_run_files_and_exact_resume(tmp_path):
     straight = train_run(resolve_run("diffusion", data="scenes", overrides=sets + ["steps=4"]), tmp_path / "a")
     names = {p.name for p in straight.iterdir()}
     assert {"model.json", "model.safetensors", "scheduler.json", "tokenizer.json", "config.json"} <= names
-    assert sorted(p.name for p in (straight / "samples").iterdir()) == ["step-00000002.png", "step-00000004.png"]
+    assert sorted(p.name for p in (straight / "samples").iterdir()) == [
+        "prompts.txt", "step-00000002.png", "step-00000004.png"]
+    val = ScenesDataset(size=16, length=120, split="val")
+    prompts = (straight / "samples" / "prompts.txt").read_text().splitlines()
+    assert prompts == [val.captions(int(i))[0] for i in val.image_ids[:4]]
     scheduler = load_scheduler(straight)
     assert (scheduler.name, scheduler.config.beta_schedule, scheduler.config.prediction_type) == (
         "ddpm", "cosine", "v_prediction")

@@ -64,7 +64,8 @@ weights agree exactly): the ``val`` part of a captioned dataset (``data.val_spli
 last ``val_images`` items (at most a tenth) of any other dataset, which are then kept out of
 training. Then a grid of ``sample_images`` images (DDIM, ``sample_steps`` steps, guidance
 ``sample_guidance`` for conditional models; fixed noise; the first held-out captions as
-prompts, or labels 0, 1, 2, ...) that the training run writes as ``samples/step-N.png``.
+prompts, listed in ``samples/prompts.txt``, or labels 0, 1, 2, ...) that the training run
+writes as ``samples/step-N.png``.
 ``val_loss`` is logged, not used to pick a checkpoint: the exported model is the last EMA.
 
 Example
@@ -415,12 +416,18 @@ class DiffusionObjective(FamilyObjective):
         return self._train_data
 
     def save_files(self, folder: str | Path) -> None:
-        """Write ``scheduler.json`` (and ``tokenizer.json`` for a text model) beside the model."""
+        """Write ``scheduler.json`` (and ``tokenizer.json`` for a text model) beside the model,
+        and for a text model with a sample grid the grid's prompts, one per line in grid
+        order, as ``samples/prompts.txt``."""
+        from atelier.image import write_atomic
         from atelier.schedulers import save_scheduler
 
         save_scheduler(self.scheduler, folder)
         if self.model.config.cond == "text":
             self._need_tokenizer().save(folder)
+            if self.hyper.sample_images > 0 and (self._train_data is not None or self.val_dataset is not None):
+                prompts = self.sample_conditions()["prompts"]
+                write_atomic(Path(folder) / "samples" / "prompts.txt", ("\n".join(prompts) + "\n").encode("utf-8"))
 
     def _need_tokenizer(self) -> Any:
         if self.tokenizer is None:
@@ -544,7 +551,8 @@ class DiffusionObjective(FamilyObjective):
         return metrics
 
     def _predict_x0(self, out: torch.Tensor, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        a = self.scheduler.alphas_cumprod.to(out.device)[t].to(out.dtype).view(-1, 1, 1, 1)
+        # float32 before the move: MPS has no float64
+        a = self.scheduler.alphas_cumprod.to(torch.float32).to(out.device)[t].to(out.dtype).view(-1, 1, 1, 1)
         kind = self.hyper.prediction_type
         if kind == "epsilon":
             return (x_t - (1 - a).sqrt() * out) / a.sqrt()
