@@ -49,7 +49,7 @@ from torch import Tensor
 from atelier.errors import InvalidArgument
 from atelier.schedulers.schedules import make_betas, make_timesteps
 
-__all__ = ["SchedulerConfig", "StepOutput", "Scheduler", "make_config", "MAX_TRAIN_TIMESTEPS"]
+__all__ = ["SchedulerConfig", "ClipSample", "StepOutput", "Scheduler", "make_config", "MAX_TRAIN_TIMESTEPS"]
 
 #: The largest ``num_train_timesteps`` a config accepts.
 MAX_TRAIN_TIMESTEPS = 100_000
@@ -142,6 +142,40 @@ class SchedulerConfig:
     def _require(self, ok: bool, field: str, what: str) -> None:
         if not ok:
             raise InvalidArgument(f"{type(self).__name__}.{field} must be {what}, got {getattr(self, field)!r}")
+
+
+class ClipSample:
+    """The ``clip_sample`` / ``clip_sample_range`` settings of a sampler config (DDPM, DDIM).
+
+    A config mixes this in after :class:`SchedulerConfig` and declares the two fields itself,
+    after its own (fields of a dataclass mixin would come first and reorder the config's keys);
+    its ``check`` calls :meth:`_check_clip`, and the sampler passes :attr:`clip_range` to
+    ``Scheduler._predict``.
+
+    Parameters
+    ----------
+    clip_sample : bool
+        Clip ``pred_x0`` to ``[-clip_sample_range, clip_sample_range]`` (diffusers' default: on).
+    clip_sample_range : float
+        > 0; 1 for images in [-1, 1].
+
+    Example
+    -------
+    >>> from atelier.schedulers import DDPMConfig
+    >>> DDPMConfig().clip_range, DDPMConfig(clip_sample=False).clip_range
+    (1.0, None)
+    """
+
+    clip_sample: bool
+    clip_sample_range: float
+
+    @property
+    def clip_range(self) -> float | None:
+        """The bound ``pred_x0`` is clipped to, or None when ``clip_sample`` is off."""
+        return self.clip_sample_range if self.clip_sample else None
+
+    def _check_clip(self) -> None:
+        self._require(self.clip_sample_range > 0, "clip_sample_range", "> 0")  # type: ignore[attr-defined]
 
 
 def make_config(config_class: type, config: Any, name: str) -> Any:
@@ -394,15 +428,27 @@ class Scheduler(abc.ABC):
         """``a_t`` as a float; -1 (after the last step) is the clean image, 1."""
         return 1.0 if t < 0 else self._ac[t]
 
-    def _predict(self, model_output: Tensor, sample: Tensor, a_t: float) -> tuple[Tensor, Tensor]:
-        """``(pred_x0, pred_eps)`` from the model's output by ``prediction_type``, at ``a_t``."""
+    def _step_alphas(self, index: int) -> tuple[int, float, float]:
+        """``(prev, a_t, a_prev)`` for the step from ``self._steps[index]`` to ``prev``, the
+        next timestep of the run (-1 after the last: the clean image)."""
+        prev = self._steps[index + 1] if index + 1 < len(self._steps) else -1
+        return prev, self._alpha_bar(self._steps[index]), self._alpha_bar(prev)
+
+    def _predict(self, model_output: Tensor, sample: Tensor, a_t: float,
+                 clip_range: float | None = None) -> tuple[Tensor, Tensor]:
+        """``(pred_x0, pred_eps)`` from the model's output by ``prediction_type``, at ``a_t``;
+        ``pred_x0`` clipped to ``[-clip_range, clip_range]`` unless ``clip_range`` is None."""
         sa, sb = math.sqrt(a_t), math.sqrt(1.0 - a_t)
         kind = self.config.prediction_type
         if kind == "epsilon":
-            return (sample - sb * model_output) / sa, model_output
-        if kind == "v_prediction":
-            return sa * sample - sb * model_output, sa * model_output + sb * sample
-        return model_output, (sample - sa * model_output) / sb  # "sample"
+            x0, eps = (sample - sb * model_output) / sa, model_output
+        elif kind == "v_prediction":
+            x0, eps = sa * sample - sb * model_output, sa * model_output + sb * sample
+        else:  # "sample"
+            x0, eps = model_output, (sample - sa * model_output) / sb
+        if clip_range is not None:
+            x0 = x0.clamp(-clip_range, clip_range)
+        return x0, eps
 
     @staticmethod
     def _randn(sample: Tensor, generator: torch.Generator | None) -> Tensor:

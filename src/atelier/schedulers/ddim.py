@@ -38,15 +38,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from atelier.schedulers.base import Scheduler, SchedulerConfig, StepOutput
+from atelier.schedulers.base import ClipSample, Scheduler, SchedulerConfig, StepOutput
 from atelier.schedulers.registry import register_scheduler
 
 __all__ = ["DDIMConfig", "DDIMScheduler"]
 
 
 @dataclass
-class DDIMConfig(SchedulerConfig):
-    """:class:`SchedulerConfig` plus DDIM's settings.
+class DDIMConfig(SchedulerConfig, ClipSample):
+    """:class:`SchedulerConfig` plus DDIM's settings and :class:`~atelier.schedulers.base.ClipSample`'s.
 
     Parameters
     ----------
@@ -55,10 +55,8 @@ class DDIMConfig(SchedulerConfig):
     set_alpha_to_one : bool
         After the last timestep, step to ``a = 1`` (the clean image) rather than to
         ``alphas_cumprod[0]``.
-    clip_sample : bool
-        Clip ``pred_x0`` to ``[-clip_sample_range, clip_sample_range]`` (diffusers' default: on).
-    clip_sample_range : float
-        > 0; 1 for images in [-1, 1].
+    clip_sample, clip_sample_range : bool, float
+        Clipping of ``pred_x0`` (on, to [-1, 1]), see :class:`~atelier.schedulers.base.ClipSample`.
 
     Example
     -------
@@ -76,7 +74,7 @@ class DDIMConfig(SchedulerConfig):
     def check(self) -> None:
         super().check()
         self._require(0 <= self.eta <= 1, "eta", "in [0, 1]")
-        self._require(self.clip_sample_range > 0, "clip_sample_range", "> 0")
+        self._check_clip()
 
 
 @register_scheduler("ddim", DDIMConfig)
@@ -102,13 +100,8 @@ class DDIMScheduler(Scheduler):
     def _step(self, model_output: Tensor, index: int, sample: Tensor,
               generator: torch.Generator | None) -> StepOutput:
         c = self.config
-        t = self._steps[index]
-        prev = self._steps[index + 1] if index + 1 < len(self._steps) else -1
-        a_t, a_prev = self._alpha_bar(t), self._alpha_bar(prev)
-
-        x0, eps = self._predict(model_output, sample, a_t)
-        if c.clip_sample:
-            x0 = x0.clamp(-c.clip_sample_range, c.clip_sample_range)
+        _, a_t, a_prev = self._step_alphas(index)
+        x0, eps = self._predict(model_output, sample, a_t, c.clip_range)
 
         variance = (1.0 - a_prev) / (1.0 - a_t) * (1.0 - a_t / a_prev)
         sigma = c.eta * math.sqrt(max(variance, 0.0))

@@ -42,24 +42,22 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from atelier.schedulers.base import Scheduler, SchedulerConfig, StepOutput
+from atelier.schedulers.base import ClipSample, Scheduler, SchedulerConfig, StepOutput
 from atelier.schedulers.registry import register_scheduler
 
 __all__ = ["DDPMConfig", "DDPMScheduler"]
 
 
 @dataclass
-class DDPMConfig(SchedulerConfig):
-    """:class:`SchedulerConfig` plus DDPM's settings.
+class DDPMConfig(SchedulerConfig, ClipSample):
+    """:class:`SchedulerConfig` plus DDPM's settings and :class:`~atelier.schedulers.base.ClipSample`'s.
 
     Parameters
     ----------
     variance_type : {"fixed_small", "fixed_large"}
         The reverse variance: the posterior's (``fixed_small``, diffusers' default) or beta.
-    clip_sample : bool
-        Clip ``pred_x0`` to ``[-clip_sample_range, clip_sample_range]`` (diffusers' default: on).
-    clip_sample_range : float
-        > 0; 1 for images in [-1, 1].
+    clip_sample, clip_sample_range : bool, float
+        Clipping of ``pred_x0`` (on, to [-1, 1]), see :class:`~atelier.schedulers.base.ClipSample`.
 
     Example
     -------
@@ -75,7 +73,7 @@ class DDPMConfig(SchedulerConfig):
 
     def check(self) -> None:
         super().check()
-        self._require(self.clip_sample_range > 0, "clip_sample_range", "> 0")
+        self._check_clip()
 
 
 @register_scheduler("ddpm", DDPMConfig)
@@ -97,14 +95,9 @@ class DDPMScheduler(Scheduler):
     def _step(self, model_output: Tensor, index: int, sample: Tensor,
               generator: torch.Generator | None) -> StepOutput:
         c = self.config
-        t = self._steps[index]
-        prev = self._steps[index + 1] if index + 1 < len(self._steps) else -1
-        a_t, a_prev = self._alpha_bar(t), self._alpha_bar(prev)
+        prev, a_t, a_prev = self._step_alphas(index)
         beta = 1.0 - a_t / a_prev  # the beta of the (possibly skipped) step t -> prev
-
-        x0, _ = self._predict(model_output, sample, a_t)
-        if c.clip_sample:
-            x0 = x0.clamp(-c.clip_sample_range, c.clip_sample_range)
+        x0, _ = self._predict(model_output, sample, a_t, c.clip_range)
 
         coef_x0 = math.sqrt(a_prev) * beta / (1.0 - a_t)
         coef_xt = math.sqrt(1.0 - beta) * (1.0 - a_prev) / (1.0 - a_t)
