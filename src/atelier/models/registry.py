@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import types
-import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Mapping
 
 from atelier.errors import AtelierError, InvalidArgument, lookup
+from atelier.settings import CheckedConfig, check_range, check_setting, config_from  # re-exported
 
 __all__ = [
     "ModelConfig",
@@ -59,31 +57,16 @@ MAX_LATENT_DIM = 4096
 
 
 @dataclass
-class ModelConfig:
-    """Base of every model config: type-checks each field, then calls ``check()``.
+class ModelConfig(CheckedConfig):
+    """Base of every model config: type-checks each field, then calls ``check()``
+    (:class:`atelier.settings.CheckedConfig`).
 
     Subclasses declare typed fields with defaults (``int``, ``float``, ``bool``, ``str``,
     ``Literal[...]``) and may override :meth:`check` for ranges. A wrong type or value raises
     ``InvalidArgument`` naming the field.
     """
 
-    def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            setattr(self, f.name, _check_type(type(self).__name__, f.name, value, hints[f.name]))
-        self.check()
-
-    def check(self) -> None:
-        """Range checks of a family (override); raise ``InvalidArgument``."""
-
-    # Range helpers shared by the families.
-    def _require(self, ok: bool, field: str, what: str) -> None:
-        if not ok:
-            raise InvalidArgument(
-                f"{type(self).__name__}.{field} must be {what}, got {getattr(self, field)!r}"
-            )
-
+    # Range helpers shared by the families (``check`` and ``_require`` come from CheckedConfig).
     def _check_image_fields(self, resolutions: tuple[int, ...] = RESOLUTIONS) -> None:
         kind = "a power of two" if resolutions == RESOLUTIONS else "one of the sizes"
         self._require(
@@ -102,112 +85,6 @@ class ModelConfig:
             f"an integer from 1 to {MAX_LATENT_DIM}",
         )
         self._require(1 <= self.width <= 1024, "width", "an integer from 1 to 1024")  # type: ignore[attr-defined]
-
-
-def _check_type(owner: str, name: str, value: Any, hint: Any) -> Any:
-    """Return ``value`` (ints widened to float for float fields) or raise ``InvalidArgument``."""
-    return check_setting(f"{owner}.{name}", value, hint)
-
-
-def check_setting(where: str, value: Any, hint: Any) -> Any:
-    """Check one setting against its declared type; return it normalised or raise ``InvalidArgument``.
-
-    The one type check of every user setting (model configs, the Trainer's ``TrainConfig``,
-    the objectives' ``Hyper`` dataclasses): ``int`` takes integers only (not ``true``, not
-    ``1e3``), ``float`` takes finite numbers only (not NaN or infinity; ints are widened),
-    ``bool`` takes ``true``/``false``, ``str`` strings, ``Literal[...]`` one of its values,
-    ``X | None`` None or an ``X``, ``tuple[float, float]`` a list or tuple of that many
-    (returned as a tuple), ``tuple[int, ...]`` a list of any length. ``where`` names the setting in the message (``train.steps``).
-
-    Example
-    -------
-    >>> check_setting("train.grad_clip", 1, float | None)
-    1.0
-    >>> check_setting("train.steps", 1e3, int)
-    Traceback (most recent call last):
-    ...
-    atelier.errors.InvalidArgument: train.steps must be an integer, got 1000.0
-    """
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        choices = typing.get_args(hint)
-        if value not in choices or isinstance(value, bool) != isinstance(choices[0], bool):
-            raise InvalidArgument(
-                f"{where} must be one of {', '.join(map(repr, choices))}, got {value!r}"
-            )
-        return value
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(hint) if a is not type(None)]
-        if value is None:
-            return None
-        if len(options) == 1:
-            try:
-                return check_setting(where, value, options[0])
-            except InvalidArgument as exc:
-                raise InvalidArgument(f"{exc} (or null for none)") from None
-        raise TypeError(f"{where}: unsupported setting annotation {hint!r}")  # a bug in atelier
-    if origin is tuple:
-        items = typing.get_args(hint)
-        if len(items) == 2 and items[1] is Ellipsis:  # tuple[int, ...]: any length
-            if not isinstance(value, (list, tuple)):
-                raise InvalidArgument(f"{where} must be a list of {_KIND_NAMES[items[0]]}, got {value!r}")
-            return tuple(check_setting(f"{where}[{i}]", v, items[0]) for i, v in enumerate(value))
-        if not isinstance(value, (list, tuple)) or len(value) != len(items):
-            raise InvalidArgument(f"{where} must be a list of {len(items)} numbers, got {value!r}")
-        return tuple(check_setting(f"{where}[{i}]", v, t) for i, (v, t) in enumerate(zip(value, items)))
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise InvalidArgument(f"{where} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidArgument(f"{where} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidArgument(f"{where} must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise InvalidArgument(f"{where} must be a finite number, got {value!r}")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise InvalidArgument(f"{where} must be a string, got {value!r}")
-        return value
-    raise TypeError(f"{where}: unsupported setting annotation {hint!r}")  # a bug in atelier
-
-
-_KIND_NAMES = {int: "integers", float: "numbers", str: "strings", bool: "true/false values"}
-
-
-def check_range(where: str, value: Any, low: float | None = None, high: float | None = None, *,
-                low_open: bool = False, high_open: bool = False) -> None:
-    """``InvalidArgument`` naming ``where`` and the allowed range unless ``low <= value <= high``
-    (``<`` where open); None means unbounded on that side.
-
-    >>> check_range("train.ema_decay", 1.0, 0, 1, low_open=True, high_open=True)
-    Traceback (most recent call last):
-    ...
-    atelier.errors.InvalidArgument: train.ema_decay must be in (0, 1), got 1.0
-    """
-    ok = True
-    if low is not None:
-        ok = ok and (value > low if low_open else value >= low)
-    if high is not None:
-        ok = ok and (value < high if high_open else value <= high)
-    if ok:
-        return
-    def text(bound: float) -> str:
-        return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
-
-    if high is None:
-        what = f"{'>' if low_open else '>='} {text(low)}"
-    elif low is None:
-        what = f"{'<' if high_open else '<='} {text(high)}"
-    elif isinstance(value, int) and not low_open and not high_open:
-        what = f"an integer from {text(low)} to {text(high)}"
-    else:
-        what = f"in {'(' if low_open else '['}{text(low)}, {text(high)}{')' if high_open else ']'}"
-    raise InvalidArgument(f"{where} must be {what}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -263,23 +140,9 @@ def list_models() -> list[ModelSpec]:
 
 
 def _make_config(spec: ModelSpec, config: Any) -> Any:
-    if config is None:
-        return spec.config_class()
     if isinstance(config, spec.config_class):
         return config
-    if not isinstance(config, Mapping):
-        raise InvalidArgument(
-            f"config of model {spec.name!r} must be a mapping or a "
-            f"{spec.config_class.__name__}, got {type(config).__name__}"
-        )
-    known = [f.name for f in dataclasses.fields(spec.config_class)]
-    unknown = [k for k in config if k not in known]
-    if unknown:
-        raise InvalidArgument(
-            f"unknown config key(s) for model {spec.name!r}: {', '.join(map(str, unknown))}; "
-            f"known keys: {', '.join(known)}"
-        )
-    return spec.config_class(**dict(config))
+    return config_from(spec.config_class, config, f"model {spec.name!r}")
 
 
 def build_model(name: str, config: Mapping[str, Any] | Any = None):

@@ -38,7 +38,6 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Mapping, NamedTuple
 
@@ -48,6 +47,7 @@ from torch import Tensor
 
 from atelier.errors import InvalidArgument
 from atelier.schedulers.schedules import make_betas, make_timesteps
+from atelier.settings import CheckedConfig, config_from
 
 __all__ = ["SchedulerConfig", "ClipSample", "StepOutput", "Scheduler", "make_config", "MAX_TRAIN_TIMESTEPS"]
 
@@ -55,36 +55,8 @@ __all__ = ["SchedulerConfig", "ClipSample", "StepOutput", "Scheduler", "make_con
 MAX_TRAIN_TIMESTEPS = 100_000
 
 
-def _check_value(where: str, value: Any, hint: Any) -> Any:
-    """``value`` normalised for its declared type (ints widened for floats), or ``InvalidArgument``.
-
-    The scheduler configs' own small copy of ``atelier.models.registry.check_setting`` (same
-    messages): schedulers do not import models (DESIGN.md, dependencies point one way).
-    """
-    if typing.get_origin(hint) is Literal:
-        choices = typing.get_args(hint)
-        if value not in choices or isinstance(value, bool) != isinstance(choices[0], bool):
-            raise InvalidArgument(f"{where} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise InvalidArgument(f"{where} must be true or false, got {value!r}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidArgument(f"{where} must be an integer, got {value!r}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidArgument(f"{where} must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise InvalidArgument(f"{where} must be a finite number, got {value!r}")
-        return float(value)
-    raise TypeError(f"{where}: unsupported setting annotation {hint!r}")  # a bug in atelier
-
-
 @dataclass
-class SchedulerConfig:
+class SchedulerConfig(CheckedConfig):
     """The noise schedule and the sampling settings every sampler shares.
 
     Parameters
@@ -125,23 +97,12 @@ class SchedulerConfig:
     prediction_type: Literal["epsilon", "v_prediction", "sample"] = "epsilon"
     timestep_spacing: Literal["trailing", "leading", "linspace"] = "trailing"
 
-    def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):
-            where = f"{type(self).__name__}.{f.name}"
-            setattr(self, f.name, _check_value(where, getattr(self, f.name), hints[f.name]))
-        self.check()
-
     def check(self) -> None:
         """Range checks (a subclass extends it); raise ``InvalidArgument``."""
         self._require(2 <= self.num_train_timesteps <= MAX_TRAIN_TIMESTEPS, "num_train_timesteps",
                       f"an integer from 2 to {MAX_TRAIN_TIMESTEPS}")
         self._require(0 < self.beta_start < 1, "beta_start", "in (0, 1)")
         self._require(0 < self.beta_end < 1, "beta_end", "in (0, 1)")
-
-    def _require(self, ok: bool, field: str, what: str) -> None:
-        if not ok:
-            raise InvalidArgument(f"{type(self).__name__}.{field} must be {what}, got {getattr(self, field)!r}")
 
 
 class ClipSample:
@@ -190,22 +151,9 @@ def make_config(config_class: type, config: Any, name: str) -> Any:
     ...
     atelier.errors.InvalidArgument: unknown config key(s) for scheduler 'ddpm': steps; known keys: num_train_timesteps, beta_schedule, beta_start, beta_end, prediction_type, timestep_spacing
     """
-    if config is None:
-        return config_class()
     if type(config) is config_class:
         return dataclasses.replace(config)  # a copy, checked again
-    if not isinstance(config, Mapping):
-        raise InvalidArgument(
-            f"config of scheduler {name!r} must be a mapping or a {config_class.__name__}, "
-            f"got {type(config).__name__}"
-        )
-    known = [f.name for f in dataclasses.fields(config_class)]
-    unknown = [str(k) for k in config if k not in known]
-    if unknown:
-        raise InvalidArgument(
-            f"unknown config key(s) for scheduler {name!r}: {', '.join(unknown)}; known keys: {', '.join(known)}"
-        )
-    return config_class(**dict(config))
+    return config_from(config_class, config, f"scheduler {name!r}")
 
 
 class StepOutput(NamedTuple):
