@@ -187,5 +187,7 @@ def config_from(config_class: type, config: Any, owner: str) -> Any:
     known = [f.name for f in dataclasses.fields(config_class)]
     unknown = [str(k) for k in config if k not in known]
     if unknown:
-        raise InvalidArgument(f"unknown config key(s) for {owner}: {', '.join(unknown)}; known keys: {', '.join(known)}")
+        raise InvalidArgument(
+            f"unknown config key(s) for {owner}: {', '.join(unknown)}; known keys: {', '.join(known)}"
+        )
     return config_class(**dict(config))
