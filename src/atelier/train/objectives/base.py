@@ -22,7 +22,9 @@ from atelier.models.registry import check_range, check_setting
 from atelier.train.objective import Objective
 from atelier.train.objectives.freeze import apply_freeze, freeze_discriminator_blocks, trainable
 
-__all__ = ["FamilyObjective", "hyper_from_dict", "check_labels", "frozen_grads", "run_tokenizer"]
+__all__ = [
+    "FamilyObjective", "TextRun", "hyper_from_dict", "check_labels", "frozen_grads", "run_tokenizer", "warmup_factor",
+]  # fmt: skip
 
 
 def hyper_from_dict(cls: type, data: Mapping[str, Any] | Any = None, *, base: Any = None) -> Any:
@@ -120,6 +122,16 @@ def run_tokenizer(
         )
     spec["model_config"]["vocab_size"] = tokenizer.vocab_size
     return tokenizer
+
+
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """The rate factor of a linear warm-up: ``(step + 1) / warmup_steps`` over the first
+    ``warmup_steps`` steps, then 1 (at once for ``warmup_steps`` 0).
+
+    >>> [warmup_factor(step, 4) for step in range(5)], warmup_factor(0, 0)
+    ([0.25, 0.5, 0.75, 1.0, 1.0], 1.0)
+    """
+    return 1.0 if step >= warmup_steps else (step + 1) / warmup_steps
 
 
 @contextlib.contextmanager
@@ -252,3 +264,43 @@ class FamilyObjective(Objective):
 
 def _resolve(model: nn.Module, path: str) -> nn.Module:
     return model.get_submodule(path) if path else model
+
+
+class TextRun:
+    """What the objectives of text-reading runs share (the captioner, text-conditional diffusion).
+
+    Such a run is built in two parts: the class's ``prepare_run`` makes the datasets and the
+    tokenizer before the model exists, and ``use_setup`` hands them to the objective, which
+    keeps the tokenizer (:meth:`use_tokenizer`) and the training data (:meth:`build_data`).
+    Mix it in before :class:`FamilyObjective`; ``no_tokenizer`` starts the error of a text
+    step without a tokenizer.
+    """
+
+    #: The start of the error when a step needs the tokenizer and none was given.
+    no_tokenizer: str = "the objective has no tokenizer"
+    model: Any
+    tokenizer: Any = None
+    _train_data: Any = None
+
+    def use_tokenizer(self, tokenizer: Any) -> None:
+        """Encode captions with ``tokenizer`` (its ``vocab_size`` must be the model's)."""
+        if tokenizer.vocab_size != self.model.config.vocab_size:
+            raise InvalidArgument(
+                f"the tokenizer has {tokenizer.vocab_size} ids but the model was built for "
+                f"vocab_size={self.model.config.vocab_size}; build the model with the tokenizer's size"
+            )
+        self.tokenizer = tokenizer
+
+    def build_data(self, spec: Mapping[str, Any]) -> Any:
+        """The training dataset of ``use_setup`` (the training task's call)."""
+        if self._train_data is None:
+            raise InvalidArgument(f"call {type(self).__name__}.prepare_run and use_setup before build_data")
+        return self._train_data
+
+    def _need_tokenizer(self) -> Any:
+        if self.tokenizer is None:
+            raise InvalidArgument(
+                f"{self.no_tokenizer}: call use_tokenizer(CaptionTokenizer) "
+                "(a training run does it through prepare_run)"
+            )
+        return self.tokenizer

@@ -77,7 +77,7 @@ from atelier.errors import InvalidArgument
 from atelier.models.captioner import PAD_ID, doubly_stochastic_penalty
 from atelier.models.registry import check_range
 from atelier.train.objectives import register_objective
-from atelier.train.objectives.base import FamilyObjective, hyper_from_dict, run_tokenizer
+from atelier.train.objectives.base import FamilyObjective, TextRun, hyper_from_dict, run_tokenizer, warmup_factor
 
 __all__ = ["CaptionHyper", "CaptionObjective", "CaptionSetup", "FeatureCache"]
 
@@ -203,11 +203,12 @@ class FeatureCache:
 
 
 @register_objective("captioner")
-class CaptionObjective(FamilyObjective):
+class CaptionObjective(TextRun, FamilyObjective):
     """Teacher-forced token cross-entropy for :class:`~atelier.models.Captioner`."""
 
     Hyper = CaptionHyper
     module_paths = {"model": ""}
+    no_tokenizer = "the captioner objective has no tokenizer"
     best_metric = "val_cider_d"
     higher_is_better = True
     #: Options of a run's ``data`` section, passed to the dataset (``size``: its image side).
@@ -269,7 +270,7 @@ class CaptionObjective(FamilyObjective):
         """Warm-up over ``warmup_steps``, then a cosine to ``min_lr_ratio`` at the last step."""
         h = self.hyper
         if step < h.warmup_steps:
-            return (step + 1) / h.warmup_steps
+            return warmup_factor(step, h.warmup_steps)
         if not self.total_steps or self.total_steps <= h.warmup_steps:
             return 1.0
         t = min(step - h.warmup_steps, self.total_steps - h.warmup_steps) / (self.total_steps - h.warmup_steps)
@@ -282,8 +283,7 @@ class CaptionObjective(FamilyObjective):
         since = step - h.freeze_encoder_steps
         if since < 0:
             return 0.0
-        warm = 1.0 if h.warmup_steps == 0 else min(1.0, (since + 1) / h.warmup_steps)
-        return warm * self.lr_factor(step)
+        return warmup_factor(since, h.warmup_steps) * self.lr_factor(step)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"model": self.opt}
@@ -361,37 +361,14 @@ class CaptionObjective(FamilyObjective):
         self.use_validation(setup.val)
         self._train_data = setup.train
 
-    def use_tokenizer(self, tokenizer: Any) -> None:
-        """Train with ``tokenizer`` (its ``vocab_size`` must be the model's)."""
-        if tokenizer.vocab_size != self.model.config.vocab_size:
-            raise InvalidArgument(
-                f"the tokenizer has {tokenizer.vocab_size} ids but the model was built for "
-                f"vocab_size={self.model.config.vocab_size}; build the model with the tokenizer's size"
-            )
-        self.tokenizer = tokenizer
-
     def use_validation(self, dataset: Any) -> None:
         """Validate on the first ``val_images`` images of ``dataset`` (None: no validation)."""
         self.val_dataset = dataset
         self._val_images = None
 
-    def build_data(self, spec: Mapping[str, Any]):
-        """The training dataset of :meth:`use_setup` (the training task's call)."""
-        if self._train_data is None:
-            raise InvalidArgument("call CaptionObjective.prepare_run and use_setup before build_data")
-        return self._train_data
-
     def save_files(self, folder: str | Path) -> None:
         """Write the tokenizer beside the model: ``folder/tokenizer.json``."""
         self._need_tokenizer().save(folder)
-
-    def _need_tokenizer(self) -> Any:
-        if self.tokenizer is None:
-            raise InvalidArgument(
-                "the captioner objective has no tokenizer: call use_tokenizer(CaptionTokenizer) "
-                "(a training run does it through prepare_run)"
-            )
-        return self.tokenizer
 
     # --- training -------------------------------------------------------------------------
     def _phase(self, step: int) -> int:

@@ -93,7 +93,14 @@ from atelier.errors import InvalidArgument
 from atelier.models.layers import to_signed, to_unit
 from atelier.models.registry import check_range
 from atelier.train.objectives import register_objective
-from atelier.train.objectives.base import FamilyObjective, check_labels, hyper_from_dict, run_tokenizer
+from atelier.train.objectives.base import (
+    FamilyObjective,
+    TextRun,
+    check_labels,
+    hyper_from_dict,
+    run_tokenizer,
+    warmup_factor,
+)
 
 __all__ = ["DiffusionHyper", "DiffusionObjective", "DiffusionSetup", "PerImage", "SCHEDULE_FIELDS"]
 
@@ -225,11 +232,12 @@ class _Items(torch.utils.data.Dataset):
 
 
 @register_objective("diffusion")
-class DiffusionObjective(FamilyObjective):
+class DiffusionObjective(TextRun, FamilyObjective):
     """Denoising MSE with condition dropout for :class:`~atelier.models.unet.DiffusionUNet`."""
 
     Hyper = DiffusionHyper
     module_paths = {"model": ""}
+    no_tokenizer = "this diffusion model reads text but the objective has no tokenizer"
     best_metric = None  # val_loss is logged; the export is the last EMA model
     #: Options of a run's ``data`` section (the image size is the model's ``resolution``).
     data_fields = (
@@ -280,8 +288,7 @@ class DiffusionObjective(FamilyObjective):
     # --- schedule -------------------------------------------------------------------------
     def lr_factor(self, step: int) -> float:
         """Linear warm-up over ``warmup_steps``, then 1."""
-        w = self.hyper.warmup_steps
-        return 1.0 if step >= w else (step + 1) / w
+        return warmup_factor(step, self.hyper.warmup_steps)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"model": self.opt}
@@ -393,27 +400,12 @@ class DiffusionObjective(FamilyObjective):
         self._captions_of = getattr(setup.train, "captions", None)
         self.use_validation(setup.val)
 
-    def use_tokenizer(self, tokenizer: Any) -> None:
-        """Encode captions with ``tokenizer`` (its ``vocab_size`` must be the model's)."""
-        if tokenizer.vocab_size != self.model.config.vocab_size:
-            raise InvalidArgument(
-                f"the tokenizer has {tokenizer.vocab_size} ids but the model was built for "
-                f"vocab_size={self.model.config.vocab_size}; build the model with the tokenizer's size"
-            )
-        self.tokenizer = tokenizer
-
     def use_validation(self, dataset: Any) -> None:
         """Validate on the first ``val_images`` items of ``dataset`` (None: no val loss; the
         grid then takes its prompts from the training data)."""
         self.val_dataset = dataset
         self._val = None
         self._sample_cond = None
-
-    def build_data(self, spec: Mapping[str, Any]) -> Any:
-        """The training dataset of :meth:`use_setup` (the training task's call)."""
-        if self._train_data is None:
-            raise InvalidArgument("call DiffusionObjective.prepare_run and use_setup before build_data")
-        return self._train_data
 
     def save_files(self, folder: str | Path) -> None:
         """Write ``scheduler.json`` (and ``tokenizer.json`` for a text model) beside the model,
@@ -428,14 +420,6 @@ class DiffusionObjective(FamilyObjective):
             if self.hyper.sample_images > 0 and (self._train_data is not None or self.val_dataset is not None):
                 prompts = self.sample_conditions()["prompts"]
                 write_atomic(Path(folder) / "samples" / "prompts.txt", ("\n".join(prompts) + "\n").encode("utf-8"))
-
-    def _need_tokenizer(self) -> Any:
-        if self.tokenizer is None:
-            raise InvalidArgument(
-                "this diffusion model reads text but the objective has no tokenizer: call "
-                "use_tokenizer(CaptionTokenizer) (a training run does it through prepare_run)"
-            )
-        return self.tokenizer
 
     # --- training -------------------------------------------------------------------------
     def _tokens(self, texts: Sequence[str], device: torch.device) -> torch.Tensor:
