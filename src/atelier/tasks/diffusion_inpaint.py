@@ -41,16 +41,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from atelier.arrays import check_image, from_float, merge_alpha, split_alpha, to_float
+from atelier.arrays import check_image, from_float, merge_alpha
 from atelier.errors import InvalidArgument
-from atelier.tasks.diffusion_model import (
-    check_guidance,
-    check_steps,
-    guided_output,
-    load_diffusion,
-    make_condition,
-    make_sampler,
-)
+from atelier.tasks.diffusion_model import check_guidance, guided_output, sampling_mode, start_sampling
 
 __all__ = ["inpaint_diffusion", "DEFAULT_DIFFUSION_MODEL"]
 
@@ -101,7 +94,7 @@ def inpaint_diffusion(
     numpy.ndarray
         ``image``'s shape and dtype.
     """
-    from atelier.tasks.diffusion_sample import _device, _resize, from_model_space, to_model_space
+    from atelier.tasks.diffusion_sample import _planes, _resize, from_model_space, to_model_space
     from atelier.tasks.inpaint import check_mask
 
     img = check_image(image)
@@ -109,13 +102,10 @@ def inpaint_diffusion(
     if isinstance(resample, bool) or not isinstance(resample, (int, np.integer)) or resample < 1:
         raise InvalidArgument(f"resample must be an integer >= 1 (1: no resampling), got {resample!r}")
     guidance = check_guidance(guidance)
-    dev = _device(device, model_or_run)
-    model = load_diffusion(model_or_run, device=dev)
-    steps = check_steps(steps, model)
-    scheduler = make_sampler(model, sampler, eta)
-    condition = make_condition(model, prompts=prompt, labels=label, n=1)
-    planes, alpha = split_alpha(to_float(img) if img.ndim == 3 else to_float(img)[..., None])
-    planes = np.ascontiguousarray(planes, dtype=np.float32)
+    dev, model, steps, scheduler, condition = start_sampling(
+        model_or_run, device=device, steps=steps, sampler=sampler, eta=eta, prompts=prompt, labels=label, n=1
+    )
+    planes, alpha = _planes(img)
     colour = planes.shape[2] == 3
     if colour and model.channels == 1:
         raise InvalidArgument(f"{model.name} makes grey images and cannot fill a colour image; give a grey image")
@@ -137,26 +127,21 @@ def inpaint_diffusion(
     x = torch.randn(known.shape, generator=gen).to(dev)
     total, done = len(timesteps) * int(resample), 0
     net = model.net
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.inference_mode():
-            kwargs = condition.rows(0, 1, model, dev)
-            for i, t in enumerate(timesteps):
-                after = timesteps[i + 1] if i + 1 < len(timesteps) else -1
-                t_tensor = scheduler.timesteps[i]
-                for u in range(int(resample)):
-                    noised = scheduler.add_noise(known, torch.randn(known.shape, generator=gen).to(dev), t)
-                    x = torch.where(fill, x, noised)
-                    out = guided_output(net, x, t_tensor, kwargs, guidance=guidance, null=condition.null)
-                    x = scheduler.step(out, t_tensor, x, generator=gen).prev_sample
-                    if u + 1 < resample:
-                        x = scheduler.renoise(x, after, t, generator=gen)
-                    done += 1
-                    if progress is not None:
-                        progress(done, total)
-    finally:
-        net.train(was_training)
+    with sampling_mode(net):
+        kwargs = condition.rows(0, 1, model, dev)
+        for i, t in enumerate(timesteps):
+            after = timesteps[i + 1] if i + 1 < len(timesteps) else -1
+            t_tensor = scheduler.timesteps[i]
+            for u in range(int(resample)):
+                noised = scheduler.add_noise(known, torch.randn(known.shape, generator=gen).to(dev), t)
+                x = torch.where(fill, x, noised)
+                out = guided_output(net, x, t_tensor, kwargs, guidance=guidance, null=condition.null)
+                x = scheduler.step(out, t_tensor, x, generator=gen).prev_sample
+                if u + 1 < resample:
+                    x = scheduler.renoise(x, after, t, generator=gen)
+                done += 1
+                if progress is not None:
+                    progress(done, total)
     result = from_model_space(torch.where(fill, x, known))[0].permute(1, 2, 0).numpy()
     if (h, w) != (r, r):
         result = _resize(np.ascontiguousarray(result), (h, w))

@@ -29,6 +29,7 @@ Example
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -37,7 +38,7 @@ import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -58,6 +59,9 @@ __all__ = [
     "check_guidance",
     "check_steps",
     "clear_cache",
+    "Sampling",
+    "start_sampling",
+    "sampling_mode",
 ]
 
 #: Sampler names the tasks take -> registered scheduler names (``dpm`` is DPM-Solver++ 2M).
@@ -451,3 +455,52 @@ def guided_output(net: torch.nn.Module, x: torch.Tensor, t: torch.Tensor, kwargs
     out = net(torch.cat([x, x]), t, drop=drop, **_double(kwargs))
     cond, uncond = out[:b], out[b:]
     return uncond + guidance * (cond - uncond)
+
+
+# ----------------------------------------------------------------------------- a sampling run
+
+
+class Sampling(NamedTuple):
+    """What a sampling task sets up before its loop (:func:`start_sampling`)."""
+
+    device: torch.device
+    model: DiffusionModel
+    steps: int
+    scheduler: Any  #: a fresh ``atelier.schedulers.Scheduler`` (:func:`make_sampler`)
+    condition: Condition
+
+
+def _device(device: Any, model: Any) -> torch.device:
+    from atelier.devices import select_device
+
+    if device is None:
+        return model.device if isinstance(model, DiffusionModel) else torch.device("cpu")
+    return select_device(device)
+
+
+def start_sampling(model_or_run: Any, *, device: Any, steps: Any, sampler: str, eta: float,
+                   prompts: Any, labels: Any, n: int) -> Sampling:
+    """The set-up of every sampling task, checked in this order (the first bad input is the
+    one reported): the device (``None``: where a :class:`DiffusionModel` is, else the CPU),
+    the model loaded there (:func:`load_diffusion`), ``steps`` (:func:`check_steps`), the
+    sampler on the model's schedule (:func:`make_sampler`) and the condition of ``n`` images
+    (:func:`make_condition`)."""
+    dev = _device(device, model_or_run)
+    model = load_diffusion(model_or_run, device=dev)
+    steps = check_steps(steps, model)
+    scheduler = make_sampler(model, sampler, eta)
+    condition = make_condition(model, prompts=prompts, labels=labels, n=n)
+    return Sampling(dev, model, steps, scheduler, condition)
+
+
+@contextlib.contextmanager
+def sampling_mode(net: torch.nn.Module) -> Iterator[None]:
+    """``net`` in eval mode and ``torch.inference_mode`` for the block; ``net``'s own
+    training flag is restored after, also on an error."""
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        net.train(was_training)

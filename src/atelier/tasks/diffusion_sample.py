@@ -52,11 +52,9 @@ from atelier.tasks.diffusion_model import (
     DiffusionModel,
     DiffusionWarning,
     check_guidance,
-    check_steps,
     guided_output,
-    load_diffusion,
-    make_condition,
-    make_sampler,
+    sampling_mode,
+    start_sampling,
 )
 
 __all__ = ["generate_images", "prepare_images", "to_model_space", "from_model_space"]
@@ -91,6 +89,13 @@ def _channels(planes: np.ndarray, channels: int, what: str) -> np.ndarray:
     return luma[..., None].astype(np.float32)
 
 
+def _planes(img: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A checked image as ``H x W x 1|3`` contiguous float32 planes in [0, 1], and its alpha
+    ``H x W`` (None without one)."""
+    planes, alpha = split_alpha(to_float(img) if img.ndim == 3 else to_float(img)[..., None])
+    return np.ascontiguousarray(planes, dtype=np.float32), alpha
+
+
 def prepare_images(images: Any, model: DiffusionModel, n: int, what: str = "init") -> torch.Tensor:
     """``n`` images for the model: ``(n, C, R, R)`` float32 in [0, 1] (R its resolution).
 
@@ -110,8 +115,7 @@ def prepare_images(images: Any, model: DiffusionModel, n: int, what: str = "init
     r, out, resized = model.resolution, [], set()
     for i, image in enumerate(batch):
         img = check_image(image, f"{what} image" if len(batch) == 1 else f"{what} image {i}")
-        planes, _ = split_alpha(to_float(img) if img.ndim == 3 else to_float(img)[..., None])
-        planes = _channels(np.ascontiguousarray(planes, dtype=np.float32), model.channels, what)
+        planes = _channels(_planes(img)[0], model.channels, what)
         if planes.shape[:2] != (r, r):
             resized.add((planes.shape[1], planes.shape[0]))
             planes = _resize(planes, (r, r))
@@ -147,14 +151,6 @@ def _output(images: torch.Tensor, dtype: Any) -> np.ndarray:
         raise InvalidArgument(f"dtype must be uint8 or float32, got {dtype}")
     array = np.ascontiguousarray(images.permute(0, 2, 3, 1).numpy(), dtype=np.float32)
     return array if dtype == np.float32 else from_float(array, np.uint8)
-
-
-def _device(device: Any, model: Any) -> torch.device:
-    from atelier.devices import select_device
-
-    if device is None:
-        return model.device if isinstance(model, DiffusionModel) else torch.device("cpu")
-    return select_device(device)
 
 
 def generate_images(
@@ -237,11 +233,9 @@ def generate_images(
         strength = 0.6 if strength is None else strength
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1:
             raise InvalidArgument(f"strength must be in (0, 1] (1: start from noise), got {strength!r}")
-    dev = _device(device, model_or_run)
-    model = load_diffusion(model_or_run, device=dev)
-    steps = check_steps(steps, model)
-    scheduler = make_sampler(model, sampler, eta)
-    condition = make_condition(model, prompts=prompts, labels=labels, n=n)
+    dev, model, steps, scheduler, condition = start_sampling(
+        model_or_run, device=device, steps=steps, sampler=sampler, eta=eta, prompts=prompts, labels=labels, n=n
+    )
     scheduler.set_timesteps(steps, device=dev)
     timesteps = scheduler.timesteps
     if init is not None:
@@ -253,26 +247,21 @@ def generate_images(
     batches = range(0, n, batch_size)
     total, done = len(batches) * len(timesteps), 0
     net, results = model.net, []
-    was_training = net.training
-    net.eval()
-    try:
-        with torch.inference_mode():
-            for start in batches:
-                stop = min(start + batch_size, n)
-                scheduler.set_timesteps(steps, device=dev)  # a fresh run (a multistep solver's history)
-                kwargs = condition.rows(start, stop, model, dev)
-                z = noise[start:stop].to(dev)
-                if init is None:
-                    x = z * scheduler.init_noise_sigma
-                else:
-                    x = scheduler.add_noise(start_images[start:stop].to(dev), z, timesteps[:1])
-                for t in timesteps:
-                    out = guided_output(net, x, t, kwargs, guidance=guidance, null=condition.null)
-                    x = scheduler.step(out, t, x, generator=gen).prev_sample
-                    done += 1
-                    if progress is not None:
-                        progress(done, total)
-                results.append(from_model_space(x))
-    finally:
-        net.train(was_training)
+    with sampling_mode(net):
+        for start in batches:
+            stop = min(start + batch_size, n)
+            scheduler.set_timesteps(steps, device=dev)  # a fresh run (a multistep solver's history)
+            kwargs = condition.rows(start, stop, model, dev)
+            z = noise[start:stop].to(dev)
+            if init is None:
+                x = z * scheduler.init_noise_sigma
+            else:
+                x = scheduler.add_noise(start_images[start:stop].to(dev), z, timesteps[:1])
+            for t in timesteps:
+                out = guided_output(net, x, t, kwargs, guidance=guidance, null=condition.null)
+                x = scheduler.step(out, t, x, generator=gen).prev_sample
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+            results.append(from_model_space(x))
     return _output(torch.cat(results), dtype)
