@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from atelier.errors import AtelierError, InvalidArgument, lookup
+from atelier.errors import AtelierError, InvalidArgument
+from atelier.registry import ClassRegistry, doc_summary
 from atelier.settings import CheckedConfig, check_range, check_setting, config_from  # re-exported
 
 __all__ = [
@@ -101,7 +102,7 @@ class ModelSpec:
         return {f.name: getattr(self.config_class(), f.name) for f in dataclasses.fields(self.config_class)}
 
 
-_REGISTRY: dict[str, ModelSpec] = {}
+_REGISTRY: ClassRegistry[ModelSpec] = ClassRegistry("model", "atelier.models")  # importing it registers all
 
 
 def register_model(name: str, config_class: type) -> Callable[[type], type]:
@@ -112,31 +113,22 @@ def register_model(name: str, config_class: type) -> Callable[[type], type]:
     """
 
     def deco(cls: type) -> type:
-        if name in _REGISTRY and _REGISTRY[name].module_class is not cls:
-            raise ValueError(f"model {name!r} registered twice")  # a bug in atelier
+        _REGISTRY.add(name, cls, ModelSpec(name, config_class, cls, doc_summary(cls)))
         cls.model_name = name
         cls.config_class = config_class
-        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        _REGISTRY[name] = ModelSpec(name, config_class, cls, summary)
         return cls
 
     return deco
 
 
-def _ensure_loaded() -> None:
-    import atelier.models  # noqa: F401  (importing the package registers every family)
-
-
 def get_model_spec(name: str) -> ModelSpec:
     """Look a model family up by name; ``UnknownName`` (with close matches) if unknown."""
-    _ensure_loaded()
-    return lookup(_REGISTRY, name, "model")
+    return _REGISTRY.get(name)
 
 
 def list_models() -> list[ModelSpec]:
     """Every registered model family, sorted by name."""
-    _ensure_loaded()
-    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+    return _REGISTRY.specs()
 
 
 def _make_config(spec: ModelSpec, config: Any) -> Any:

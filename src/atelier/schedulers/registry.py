@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from atelier.errors import AtelierError, InvalidArgument, lookup
+from atelier.errors import AtelierError, InvalidArgument
+from atelier.registry import ClassRegistry, doc_summary
 from atelier.schedulers.base import Scheduler, SchedulerConfig, make_config
 
 __all__ = [
@@ -57,7 +58,7 @@ class SchedulerSpec:
     summary: str
 
 
-_REGISTRY: dict[str, SchedulerSpec] = {}
+_REGISTRY: ClassRegistry[SchedulerSpec] = ClassRegistry("scheduler", "atelier.schedulers")  # importing it registers all
 
 
 def register_scheduler(name: str, config_class: type) -> Callable[[type], type]:
@@ -73,21 +74,14 @@ def register_scheduler(name: str, config_class: type) -> Callable[[type], type]:
     """
 
     def deco(cls: type) -> type:
-        if name in _REGISTRY and _REGISTRY[name].scheduler_class is not cls:
-            raise ValueError(f"scheduler {name!r} registered twice")  # a bug in atelier
         if not (issubclass(cls, Scheduler) and issubclass(config_class, SchedulerConfig)):
             raise TypeError(f"{cls.__name__} must subclass Scheduler and its config SchedulerConfig")  # a bug
+        _REGISTRY.add(name, cls, SchedulerSpec(name, config_class, cls, doc_summary(cls)))
         cls.name = name
         cls.config_class = config_class
-        summary = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        _REGISTRY[name] = SchedulerSpec(name, config_class, cls, summary)
         return cls
 
     return deco
-
-
-def _ensure_loaded() -> None:
-    import atelier.schedulers  # noqa: F401  (importing the package registers every sampler)
 
 
 def get_scheduler_spec(name: str) -> SchedulerSpec:
@@ -98,8 +92,7 @@ def get_scheduler_spec(name: str) -> SchedulerSpec:
     ...
     atelier.errors.UnknownName: unknown scheduler 'dim'; did you mean ddim? (known: ddim, ddpm, dpm++2m)
     """
-    _ensure_loaded()
-    return lookup(_REGISTRY, name, "scheduler")
+    return _REGISTRY.get(name)
 
 
 def list_schedulers() -> list[SchedulerSpec]:
@@ -108,8 +101,7 @@ def list_schedulers() -> list[SchedulerSpec]:
     >>> [s.name for s in list_schedulers()]
     ['ddim', 'ddpm', 'dpm++2m']
     """
-    _ensure_loaded()
-    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+    return _REGISTRY.specs()
 
 
 def get_scheduler(name: str, config: Mapping[str, Any] | SchedulerConfig | None = None) -> Scheduler:
