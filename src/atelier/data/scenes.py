@@ -229,7 +229,9 @@ def parse_scene_caption(text: str) -> Scene | None:
     """Read a scene caption back into a ``Scene``: the inverse of ``scene_caption``.
 
     Tolerant, for generated captions: case and punctuation are ignored; objects are the
-    pieces between ",", "and" and the background phrase ("on a COLOUR background"); in each,
+    pieces between ",", "and", the article "a"/"an" that opens each object (so a caption
+    whose commas a tokenizer dropped still reads as its objects) and the background phrase
+    ("on a COLOUR background"); in each,
     the first size, colour and shape word and a position ("top left", "top-left", "top",
     "left", "center"/"centre"/"middle", ...) are read, and an attribute not found is None. A
     piece with no attribute word is not an object. Anything after the background phrase is
@@ -242,6 +244,8 @@ def parse_scene_caption(text: str) -> Scene | None:
     (SceneObject(shape='square', color='blue', size=None, position=None), None)
     >>> parse_scene_caption("a cat on a sofa") is None
     True
+    >>> len(parse_scene_caption("a red circle on the left a blue square at the top and a green triangle").objects)
+    3
     """
     if not isinstance(text, str):
         raise InvalidArgument(f"a caption must be a string, got {type(text).__name__}")
@@ -252,7 +256,7 @@ def parse_scene_caption(text: str) -> Scene | None:
         background = match[1] if match[1] in COLORS else None
         clean = clean[: match.start()]
     objects = tuple(
-        o for o in map(_parse_object, re.split(r",|\band\b", clean)) if o is not None
+        o for o in map(_parse_object, re.split(r",|\band\b|\ban?\b", clean)) if o is not None
     )
     if not objects and background is None:
         return None
