@@ -32,16 +32,6 @@ def text(r: dict[str, Any]) -> str:
             f"word F1 {r['word_f1']:.3f}, exact {pct(r['exact'])}")
 
 
-def print_table(rows: list) -> None:
-    head = ("part", "measure", "target", "measured", "result")
-    cells = [head] + [tuple(str(c) for c in r) for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
-    for j, r in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-        if j == 0:
-            print("  ".join("-" * w for w in widths))
-
-
 def missing_row(rows: Rows, part: str, info: dict[str, Any]) -> None:
     rows.add(part, f"model {info['model']}", "", info["status"], False)
 

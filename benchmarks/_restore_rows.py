@@ -14,16 +14,6 @@ def row(rows: list, part: str, what: str, target: str, value: Any, ok: bool | No
     rows.append((part, what, target, value, "-" if ok is None else ("pass" if ok else "MISS")))
 
 
-def print_table(rows: list) -> None:
-    head = ("part", "measure", "target", "measured", "result")
-    cells = [head] + [tuple(str(c) for c in r) for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
-    for j, r in enumerate(cells):
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-        if j == 0:
-            print("  ".join("-" * w for w in widths))
-
-
 def ps(s: dict[str, float]) -> str:
     return f"{s['psnr']:.2f} dB / {s['ssim']:.4f}"
 

@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import shlex
 import sys
 import tempfile
@@ -127,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     import _caption_quality as cq
     import _caption_runs as cr
-    from _caption_rows import Rows, emoji_rows, missing_row, print_table, scenes_rows, speed_rows, train_rows
+    from _caption_rows import Rows, emoji_rows, missing_row, scenes_rows, speed_rows, train_rows
+    from _report import finish_report
     from _machine import torch_machine_info
     from _timing import QUICK, Timing
 
@@ -234,19 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if tmp is not None:
             tmp.cleanup()
-    result["rows"] = [dict(zip(("part", "measure", "target", "measured", "result"), r)) for r in rows]
-    result["total_seconds"] = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
-    m = result["machine"]
-    print()
-    print(f"captioning benchmark ({'quick smoke run: figures are NOT meaningful, no target judged' if q else 'full'}), "
-          f"torch {torch.__version__}, {m['cpus_usable']} CPUs, {m['torch_threads']} torch threads, "
-          f"load {m['load_avg_at_start']}")
-    print_table(rows)
-    print("\npart times: " + ", ".join(f"{k} {v:.1f} s" for k, v in result["part_seconds"].items())
-          + f"; total {result['total_seconds']:.1f} s")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1, default=str))
-    print(f"JSON: {args.json}")
+    finish_report(result, rows, started, f"captioning benchmark ({'quick smoke run: figures are NOT meaningful, no target judged' if q else 'full'})", args.json)
     return 0
 
 

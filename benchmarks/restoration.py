@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import shlex
 import sys
 import time
@@ -96,10 +95,9 @@ def main(argv: list[str] | None = None) -> int:
               "(bench/CSet5 and photos80, see ../shared/data/README.md)")
         return 0
     sys.path.insert(0, str(HERE))
-    import torch
-
     import _restore_quality as rq
-    from _restore_rows import denoise_rows, memory_rows, print_table, ps, speed_rows, sr_rows
+    from _report import finish_report
+    from _restore_rows import denoise_rows, memory_rows, ps, speed_rows, sr_rows
     from _restore_memory import cli_default_tile, memory_part
     from _restore_speed import speed_part
     from _timing import QUICK, Timing
@@ -173,19 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if crops is not None:
             crops.cleanup()
-    result["rows"] = [dict(zip(("part", "measure", "target", "measured", "result"), r)) for r in rows]
-    result["total_seconds"] = (dt.datetime.now(dt.timezone.utc) - started).total_seconds()
-    m = result["machine"]
-    print()
-    print(f"restoration benchmark ({'quick smoke run: figures are NOT meaningful' if q else 'full'}), "
-          f"torch {torch.__version__}, {m['cpus_usable']} CPUs, {m['torch_threads']} torch threads, "
-          f"load {m['load_avg_at_start']}")
-    print_table(rows)
-    print("\npart times: " + ", ".join(f"{k} {v:.1f} s" for k, v in result["part_seconds"].items())
-          + f"; total {result['total_seconds']:.1f} s")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1, default=str))
-    print(f"JSON: {args.json}")
+    finish_report(result, rows, started, f"restoration benchmark ({'quick smoke run: figures are NOT meaningful' if q else 'full'})", args.json)
     return 0
 
 
