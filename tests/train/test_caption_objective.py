@@ -218,3 +218,33 @@ def test_prepare_run_reuses_the_init_from_tokenizer(tmp_path, tokenizer):
     setup = CaptionObjective.prepare_run(spec, tmp_path / "new")
     assert setup.tokenizer.vocab_size == tokenizer.vocab_size == spec["model_config"]["vocab_size"]
     assert setup.val is not None and len(setup.train) > len(setup.val)
+
+
+def test_resume_across_the_unfreeze_is_exact(tmp_path):
+    """A run cut after step 3 (its later checkpoints and export removed, as a kill would
+    leave it) and resumed to 6 gives the uninterrupted run's weights: the cut falls in the
+    frozen phase (feature cache warm), the resumed part crosses the encoder's unfreeze at
+    step 4 (cache emptied, encoder blocks join the optimizer). (A 3-step run extended to 6
+    is another run: the cosine schedule follows the total steps.)"""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from atelier.tasks.training import load_run_spec
+
+    sets = ["pretrained=false", "image_size=64", "d_model=32", "layers=1", "heads=2", "finetune_blocks=1",
+            "data.length=60", "data.size=32", "batch_size=8", "checkpoint_every=1", "log_every=1",
+            "keep_checkpoints=10", "freeze_encoder_steps=4", "warmup_steps=1", "val_images=4",
+            "validate_every=3", "steps=6"]  # fmt: skip
+    straight = train_run(resolve_run("captioner", data="scenes", overrides=sets), tmp_path / "a")
+    cut = tmp_path / "cut"
+    shutil.copytree(straight, cut)
+    for step in (4, 5, 6):
+        (cut / "checkpoints" / f"step-{step:08d}.pt").unlink()
+    (cut / "model.safetensors").unlink()
+    resumed = train_run(resolve_run("captioner", data="scenes", overrides=[], base=load_run_spec(cut)), cut)
+    a, b = load_file(str(straight / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    last = lambda path: torch.load(path / "checkpoints" / "step-00000006.pt", weights_only=True)["modules"]["model"]  # noqa: E731
+    before, after = last(straight), last(resumed)
+    assert all(torch.equal(before[k], after[k]) for k in before)
