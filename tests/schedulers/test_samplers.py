@@ -52,8 +52,9 @@ def _reference(name: str, kind: str, eta: float = 0.0, clip: bool = False) -> li
         new = []
         for x, z in zip(xs, zs):
             x0, eps = split(toy_model(x, t), x, ac[t], kind)
-            if clip:
+            if clip:  # clip x0, then the noise that agrees with it (GLIDE)
                 x0 = min(max(x0, -1.0), 1.0)
+                eps = (x - ac[t] ** 0.5 * x0) / (1.0 - ac[t]) ** 0.5
             if name == "ddpm":
                 new.append(ddpm_step(x0, x, ac[t], a_prev, z))
             else:
@@ -100,7 +101,8 @@ def test_ddim_eta_one_is_ddpm():
 
 
 def test_ddim_clipping_matches_reference():
-    """clip_sample (on by default) clips pred_x0 to [-1, 1] before the update."""
+    """clip_sample (on by default) clips pred_x0 to [-1, 1] before the update, and the
+    update's noise is the one that agrees with the clipped pred_x0."""
     got = _run("ddim", {"prediction_type": "epsilon"}).tolist()
     assert got == pytest.approx(_reference("ddim", "epsilon", clip=True), abs=1e-12)
     assert all(abs(v) < 1.2 for v in got)
@@ -359,3 +361,20 @@ def test_scheduler_attributes():
         s.set_timesteps(7)
         assert s.num_inference_steps == 7 and s.timesteps.dtype == torch.int64
         assert repr(s).startswith(type(s).__name__ + "(num_train_timesteps=1000")
+
+
+def test_clipped_x0_and_noise_agree():
+    """With clipping, the predicted noise is re-derived from the clipped x0, so that
+    ``x_t = sqrt(a) x0 + sqrt(1 - a) eps`` still holds for an output far out of range (as
+    classifier-free guidance makes it); DDIM with that noise stays within the data range."""
+    from atelier.schedulers import get_scheduler
+
+    s = get_scheduler("ddim", {"prediction_type": "v_prediction", "beta_schedule": "cosine"})
+    s.set_timesteps(10)
+    x = torch.randn(2, 1, 4, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for t in s.timesteps:
+        a = float(s.alphas_cumprod[int(t)])
+        x0, eps = s._predict(torch.full_like(x, 8.0), x, a, 1.0)  # a wildly guided output
+        assert torch.allclose(a**0.5 * x0 + (1 - a) ** 0.5 * eps, x, atol=1e-9)
+        x = s.step(torch.full_like(x, 8.0), t, x).prev_sample
+    assert x.abs().max() <= 1.0 + 1e-9
