@@ -34,7 +34,24 @@ from typing import Any, Literal, Mapping
 
 from atelier.errors import InvalidArgument
 
-__all__ = ["check_setting", "check_range", "CheckedConfig", "config_from"]
+__all__ = ["check_int", "check_setting", "check_range", "CheckedConfig", "config_from"]
+
+
+def check_int(value: Any, name: str, minimum: int) -> int:
+    """``value`` as an int when it is an integer (Python or NumPy, not bool) >= ``minimum``;
+    otherwise ``InvalidArgument`` naming ``name``.
+
+    >>> check_int(3, "beam", 1)
+    3
+    >>> check_int(0, "beam", 1)
+    Traceback (most recent call last):
+    atelier.errors.InvalidArgument: beam must be an integer >= 1, got 0
+    """
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise InvalidArgument(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def check_setting(where: str, value: Any, hint: Any) -> Any:

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from atelier.errors import InvalidArgument
+from atelier.settings import check_int
 
 __all__ = [
     "feature_statistics",
@@ -92,12 +93,6 @@ def _check_same_dimension(a: np.ndarray, b: np.ndarray, names: str) -> None:
             f"{names} have different feature dimensions ({a.shape[1]} and {b.shape[1]}); "
             "compute both with the same feature extractor"
         )
-
-
-def _check_int(value: object, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InvalidArgument(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_statistics(mu: object, sigma: object, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -325,9 +320,9 @@ def kid(
     features_a = _check_features(features_a, "features_a", min_samples=2)
     features_b = _check_features(features_b, "features_b", min_samples=2)
     _check_same_dimension(features_a, features_b, "features_a and features_b")
-    subsets = _check_int(subsets, "subsets", 1)
-    subset_size = _check_int(subset_size, "subset_size", 2)
-    degree = _check_int(degree, "degree", 1)
+    subsets = check_int(subsets, "subsets", 1)
+    subset_size = check_int(subset_size, "subset_size", 2)
+    degree = check_int(degree, "degree", 1)
     dimension = features_a.shape[1]
     gamma = 1.0 / dimension if gamma is None else float(gamma)
     coef = float(coef)
@@ -383,7 +378,7 @@ def inception_score(probs: np.ndarray, splits: int = 10) -> tuple[float, float]:
     https://github.com/openai/improved-gan (inception_score/model.py)
     """
     probs = _check_features(probs, "probs")
-    splits = _check_int(splits, "splits", 1)
+    splits = check_int(splits, "splits", 1)
     n = len(probs)
     if splits > n:
         raise InvalidArgument(f"splits ({splits}) must be at most the number of rows ({n})")
@@ -493,7 +488,7 @@ def precision_recall(
     real = _check_features(real_features, "real_features")
     fake = _check_features(fake_features, "fake_features")
     _check_same_dimension(real, fake, "real_features and fake_features")
-    k = _check_int(k, "k", 1)
+    k = check_int(k, "k", 1)
     for name, features in (("real_features", real), ("fake_features", fake)):
         if len(features) <= k:
             raise InvalidArgument(

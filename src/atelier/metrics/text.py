@@ -62,7 +62,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from atelier.errors import InvalidArgument, lookup
-from atelier.metrics.distribution import _check_int
+from atelier.settings import check_int
 from atelier.text.normalize import normalize
 
 __all__ = ["caption_scores", "cider_d", "corpus_bleu", "exact_match", "rouge_l", "word_f1"]
@@ -168,7 +168,7 @@ def corpus_bleu(
     >>> [round(x, 4) for x in b]
     [0.8333, 0.7071, 0.63, 0.5373]
     """
-    return _bleu(*_prepare(hypotheses, references), _check_int(max_n, "max_n", 1))
+    return _bleu(*_prepare(hypotheses, references), check_int(max_n, "max_n", 1))
 
 
 # --- CIDEr-D ----------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ def cider_d(
     >>> round(cider_d(hyps, refs), 4)
     5.8333
     """
-    n = _check_int(n, "n", 1)
+    n = check_int(n, "n", 1)
     if not sigma > 0:
         raise InvalidArgument(f"sigma must be > 0, got {sigma!r}")
     return _cider_d(*_prepare(hypotheses, references), n, float(sigma))

@@ -38,6 +38,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from atelier.errors import InvalidArgument, InvalidImage
+from atelier.settings import check_int
 
 __all__ = ["CaptionModel", "attention_strip", "caption_images", "load_caption_model", "prepare_image"]
 
@@ -110,11 +111,6 @@ def prepare_image(image: np.ndarray, name: str = "image") -> np.ndarray:
     return np.clip(f, 0.0, 1.0)
 
 
-def _check_int(value: Any, name: str, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InvalidArgument(f"{name} must be an integer >= {low}, got {value!r}")
-
-
 def caption_images(
     images: Sequence[np.ndarray],
     model: Any = "caption-emoji",
@@ -136,10 +132,10 @@ def caption_images(
     from atelier.models.caption_decode import generate
     from atelier.nets.efficientnet_lite0 import rgb_batch
 
-    _check_int(beam, "beam", 1)
-    _check_int(no_repeat_ngram, "no_repeat_ngram", 0)
+    check_int(beam, "beam", 1)
+    check_int(no_repeat_ngram, "no_repeat_ngram", 0)
     if max_length is not None:
-        _check_int(max_length, "max_length", 2)
+        check_int(max_length, "max_length", 2)
     if isinstance(images, np.ndarray):
         images = [images]
     prepared = [prepare_image(img, f"image {i}") for i, img in enumerate(images)]

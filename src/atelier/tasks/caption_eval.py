@@ -58,17 +58,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from atelier.errors import InvalidArgument, InvalidImage
+from atelier.settings import check_int
 
 __all__ = ["TEXT_METRICS", "evaluate_captioner", "run_data_settings"]
 
 #: The text metrics of a result, in table order.
 TEXT_METRICS = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "cider_d", "rouge_l", "exact", "word_f1")
-
-
-def _check_int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InvalidArgument(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -207,12 +202,12 @@ def evaluate_captioner(
     from atelier.tasks.caption import load_caption_model
     from atelier.train.objectives.caption import CaptionObjective
 
-    beam = _check_int(beam, "beam", 1)
-    batch_size = _check_int(batch_size, "batch_size", 1)
+    beam = check_int(beam, "beam", 1)
+    batch_size = check_int(batch_size, "batch_size", 1)
     if limit is not None:
-        limit = _check_int(limit, "limit", 1)
+        limit = check_int(limit, "limit", 1)
     if max_length is not None:
-        max_length = _check_int(max_length, "max_length", 2)
+        max_length = check_int(max_length, "max_length", 2)
     if not isinstance(data, (str, os.PathLike)):
         raise InvalidArgument(f"data must be a dataset name or path, got {type(data).__name__}")
     data = os.fspath(data)
