@@ -89,6 +89,21 @@ def test_three_levels_at_48_px_and_a_scalar_timestep():
     assert model(torch.randn(1, 3, 32, 64), 7).shape == (1, 3, 32, 64)  # any multiple of 4
 
 
+def test_patch_size_folds_pixels_into_channels():
+    """patch_size 2: the levels run at half the side (attention sides count the patched
+    image), the output has the input's shape, and the model still learns (gradients flow
+    through pixel_unshuffle / pixel_shuffle)."""
+    model = tiny("text", 48, 3, patch_size=2, channel_mults=[1, 2], attention_resolutions=[12])
+    assert model.config.sides == [24, 12]
+    x = torch.randn(2, 3, 48, 48)
+    scramble_(model)
+    assert model(x, 5, **condition("text", 2)).shape == x.shape
+    with pytest.raises(InvalidArgument, match="multiples of 4"):
+        model(torch.randn(2, 3, 46, 48), 5, **condition("text", 2))
+    train_steps(model, "text", 2)
+    assert_all_grads(model)
+
+
 # --- gradients and the null condition ------------------------------------------------------
 
 
@@ -217,7 +232,10 @@ def test_48px_text_model_ships_under_15_mb():
     [
         ({"resolution": 40}, "resolution must be one of the sizes from 16 to 128 .16, 32, 48, 64, 128"),
         ({"resolution": 48, "channel_mults": [1, 1, 1, 1, 1, 1], "attention_resolutions": []},
-         r"resolution must be divisible by 2\*\*5 = 32"),
+         r"resolution must be divisible by 32: patch_size 1 and channel_mults of 6 levels"),
+        ({"resolution": 48, "patch_size": 2, "channel_mults": [1, 2, 2, 2, 2]},
+         r"resolution must be divisible by 32: patch_size 2"),
+        ({"patch_size": 3}, "patch_size must be 1, 2 or 4"),
         ({"channel_mults": []}, "channel_mults must be a list of 1 to 6"),
         ({"channel_mults": 2}, "channel_mults must be a list of integers"),
         ({"attention_resolutions": [12]}, r"attention_resolutions must be sides this U-Net has \(32, 16, 8 px"),

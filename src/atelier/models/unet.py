@@ -126,6 +126,11 @@ class DiffusionConfig(ModelConfig):
         32 px, (24, 12) at 48 px; the middle always has it.
     heads : attention heads of the U-Net (must divide the channels at every attention level).
     dropout : in the residual blocks, the attention and the text encoder.
+    patch_size : 1, 2 or 4: the U-Net works on ``patch_size`` x ``patch_size`` patches of
+        pixels folded into channels (``pixel_unshuffle`` in, ``pixel_shuffle`` out, as DiT
+        and "simple diffusion" patchify), so its first level is ``resolution / patch_size``
+        wide: 2 makes a 48 px model about 4x cheaper per step. ``attention_resolutions`` and
+        the divisibility rule count the patched sides.
     cond : ``"none"``, ``"label"`` or ``"text"`` (see the module docstring).
     num_classes : labels 0 .. num_classes - 1 (``cond="label"``); ``num_classes`` is null.
     vocab_size : ids of the tokenizer (``cond="text"``; a training run sets it from its
@@ -142,6 +147,7 @@ class DiffusionConfig(ModelConfig):
     attention_resolutions: tuple[int, ...] = (16, 8)
     heads: int = 4
     dropout: float = 0.1
+    patch_size: int = 1
     cond: Cond = "none"
     num_classes: int = 10
     vocab_size: int = 1000
@@ -153,7 +159,7 @@ class DiffusionConfig(ModelConfig):
     @property
     def sides(self) -> list[int]:
         """The side of each level, from ``resolution`` down."""
-        return [self.resolution // 2**i for i in range(len(self.channel_mults))]
+        return [self.resolution // self.patch_size // 2**i for i in range(len(self.channel_mults))]
 
     def check(self) -> None:
         name = type(self).__name__
@@ -162,12 +168,14 @@ class DiffusionConfig(ModelConfig):
         levels = len(self.channel_mults)
         self._require(1 <= levels <= 6, "channel_mults", "a list of 1 to 6 multipliers, e.g. [1, 2, 2]")
         self._require(all(1 <= m <= 16 for m in self.channel_mults), "channel_mults", "integers from 1 to 16")
+        self._require(self.patch_size in (1, 2, 4), "patch_size", "1, 2 or 4")
         halvings = levels - 1
+        multiple = self.patch_size * 2**halvings
         self._require(
-            self.resolution % 2**halvings == 0,
+            self.resolution % multiple == 0,
             "resolution",
-            f"divisible by 2**{halvings} = {2**halvings}: channel_mults has {levels} levels and halves the "
-            f"image {halvings} times; use fewer levels",
+            f"divisible by {multiple}: patch_size {self.patch_size} and channel_mults of {levels} levels, "
+            f"which halve the image {halvings} times; use fewer levels",
         )
         check_range(f"{name}.res_blocks", self.res_blocks, 1, 8)
         sides = self.sides
@@ -232,8 +240,9 @@ class DiffusionUNet(nn.Module):
             self.text_embed = nn.Linear(c.text_dim, emb)
             self.null_text = nn.Parameter(torch.randn(c.text_dim) * 0.02)
 
-        self.input_conv = nn.Conv2d(c.channels, c.width, 3, padding=1)
-        ch, skips, side = c.width, [c.width], c.resolution
+        folded = c.channels * c.patch_size**2  # channels of the patched image
+        self.input_conv = nn.Conv2d(folded, c.width, 3, padding=1)
+        ch, skips, side = c.width, [c.width], c.resolution // c.patch_size
         self.down = nn.ModuleList()  # one skip after each stage
         for level, mult in enumerate(c.channel_mults):
             for _ in range(c.res_blocks):
@@ -261,7 +270,7 @@ class DiffusionUNet(nn.Module):
                     stage.append(Upsample(ch))
                     side *= 2
                 self.up.append(nn.ModuleList(stage))
-        self.out = nn.Sequential(group_norm(ch), nn.SiLU(), zero_(nn.Conv2d(ch, c.channels, 3, padding=1)))
+        self.out = nn.Sequential(group_norm(ch), nn.SiLU(), zero_(nn.Conv2d(ch, folded, 3, padding=1)))
 
     def _attention(self, channels: int) -> nn.Module:
         c = self.config
@@ -350,7 +359,7 @@ class DiffusionUNet(nn.Module):
 
     def _check_input(self, x_t: torch.Tensor) -> None:
         c = self.config
-        multiple = 2 ** (len(c.channel_mults) - 1)
+        multiple = c.patch_size * 2 ** (len(c.channel_mults) - 1)
         if x_t.ndim != 4 or x_t.shape[1] != c.channels or x_t.shape[2] % multiple or x_t.shape[3] % multiple:
             raise InvalidArgument(
                 f"x_t must be (B, {c.channels}, H, W) with H and W multiples of {multiple}, got {tuple(x_t.shape)}"
@@ -392,7 +401,8 @@ class DiffusionUNet(nn.Module):
         t = self._timesteps(t, batch, x_t.device)
         emb = self.time_embed(timestep_embedding(t, self.config.width).to(x_t.dtype))
         emb, text = self._condition(emb, batch, labels, tokens, token_mask, drop, text)
-        h = self.input_conv(x_t)
+        patch = self.config.patch_size
+        h = self.input_conv(nn.functional.pixel_unshuffle(x_t, patch) if patch > 1 else x_t)
         skips = [h]
         for stage in self.down:
             h = self._run(stage, h, emb, text)
@@ -400,4 +410,5 @@ class DiffusionUNet(nn.Module):
         h = self._run(self.middle, h, emb, text)
         for stage in self.up:
             h = self._run(stage, torch.cat([h, skips.pop()], dim=1), emb, text)
-        return self.out(h)
+        h = self.out(h)
+        return nn.functional.pixel_shuffle(h, patch) if patch > 1 else h
