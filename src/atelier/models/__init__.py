@@ -8,7 +8,7 @@ Example
 -------
 >>> from atelier.models import list_models
 >>> [spec.name for spec in list_models()]
-['captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'diffusion', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'vae', 'vaegan']
+['captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'diffusion', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'text-gan', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from atelier.models.style_net import StyleNet, StyleNetConfig
 from atelier.models.inpaint_unet import InpaintUNet, InpaintUNetConfig
 from atelier.models.captioner import Captioner, CaptionerConfig
 from atelier.models.unet import DiffusionConfig, DiffusionUNet
+from atelier.models.text_gan import TextGAN, TextGANConfig
 
 __all__ = [
     "ModelConfig",
@@ -77,4 +78,6 @@ __all__ = [
     "CaptionerConfig",
     "DiffusionUNet",
     "DiffusionConfig",
+    "TextGAN",
+    "TextGANConfig",
 ]
