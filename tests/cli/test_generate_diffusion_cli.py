@@ -9,7 +9,7 @@ import torch
 from atelier.image import load_image, save_image
 from atelier.models import build_model, save_model
 from atelier.tasks.diffusion_model import clear_cache
-from atelier.tasks.diffusion_sample import generate_images
+from atelier.tasks.diffusion_sample import generate_images, interpolate_noise
 from atelier.tasks.generate import make_grid
 from tests.cli.test_cli import atelier
 from tests.tasks.test_diffusion_sample import make_model, save_run
@@ -87,6 +87,21 @@ def test_sample_diffusion_runs(tmp_path, runs, capsys):
     assert len(list((tmp_path / "u").glob("*.png"))) == 2
 
 
+def test_sample_interpolate_diffusion(tmp_path, runs):
+    """Rows of slerped starting noise through DDIM, one label per row: the row's ends are
+    the images of its two noises, and neighbours are closer than the ends."""
+    out = tmp_path / "lerp.png"
+    assert atelier("sample", runs["label"], "--interpolate", "-n", 10, "--nrow", 5, "--label", "0,2",
+                   "--steps", 2, "-o", out) == 0
+    noise = interpolate_noise(runs["label"], rows=2, steps=5, seed=0)
+    expected = generate_images(runs["label"], labels=[0] * 5 + [2] * 5, n=10, steps=2, noise=noise,
+                               dtype=np.float32)
+    grid = make_grid(torch.from_numpy(expected).permute(0, 3, 1, 2), nrow=5)
+    np.testing.assert_array_equal(load_image(out), grid)
+    row = expected[:5].astype(np.float64)
+    assert np.abs(row[1] - row[0]).mean() < np.abs(row[4] - row[0]).mean()
+
+
 def test_inpaint_with_a_diffusion_model(tmp_path, runs, capsys):
     out = tmp_path / "filled.png"
     assert atelier("inpaint", runs["root"] / "photo.png", "--mask", runs["root"] / "mask.png", "--method",
@@ -123,7 +138,7 @@ BAD = [
     (("sample", "{text}", "--label", "3"), "text-conditional diffusion model: it takes no --label"),
     (("sample", "{label}", "--label", "7"), "labels must be in 0..2"),
     (("sample", "{label}", "--steps", "0"), "--steps must be 1 or more"),
-    (("sample", "{label}", "--interpolate"), "--interpolate is for GAN and VAE runs"),
+    (("sample", "{label}", "--interpolate", "--sampler", "ddpm"), "--interpolate needs a deterministic sampler"),
     (("sample", "{gan}", "--steps", "10"), "--steps apply to diffusion runs"),
     (("sample", "diffusion-mnist"), "train it with `atelier train diffusion --data idx:../shared/data/mnist10k"),
     (("inpaint", "{root}/photo.png", "--mask", "{root}/small-mask.png", "--method", "diffusion:{text}"),

@@ -59,9 +59,9 @@ def sample(
     """Sample images from a trained generator into a grid PNG (or separate files with --each).
 
     GAN and VAE runs, and diffusion runs (unconditional, or class-conditional with --label;
-    --steps, --sampler, --guidance and --eta set their sampling). With --interpolate (GAN
-    and VAE runs) the grid has n // nrow rows (at least 1) of nrow images, each row sliding
-    (slerp) between two random latents.
+    --steps, --sampler, --guidance and --eta set their sampling). With --interpolate the grid
+    has n // nrow rows (at least 1) of nrow images, each row sliding (slerp) between two
+    random latents (for diffusion: two starting noises, through DDIM or DPM-Solver).
     """
     from atelier.tasks.diffusion_model import is_diffusion_source
     from atelier.tasks.generate import (
@@ -76,10 +76,8 @@ def sample(
     diffusion_flags = [f for f, v in (("--steps", steps), ("--sampler", sampler), ("--guidance", guidance),
                                       ("--eta", eta)) if v is not None]
     if is_diffusion_source(run):
-        if do_interpolate:
-            raise InvalidArgument("--interpolate is for GAN and VAE runs; this is a diffusion run")
         return _sample_diffusion(run, n, output, each, label, seed, nrow, overwrite, device,
-                                 steps, sampler, guidance, eta)
+                                 steps, sampler, guidance, eta, do_interpolate)
     if diffusion_flags:
         raise InvalidArgument(f"{', '.join(diffusion_flags)} apply to diffusion runs; {run} is not one")
     from atelier.cli.outputs import check_image_output, check_output_folder
@@ -109,15 +107,19 @@ def sample(
     typer.echo(f"{len(images)} images written to {output}", err=True)
 
 
-def _sample_diffusion(run, n, output, each, label, seed, nrow, overwrite, device, steps, sampler, guidance, eta):
-    """``atelier sample`` for a diffusion run: unconditional, or class-conditional with --label."""
+def _sample_diffusion(run, n, output, each, label, seed, nrow, overwrite, device, steps, sampler, guidance, eta,
+                      do_interpolate=False):
+    """``atelier sample`` for a diffusion run: unconditional, or class-conditional with --label;
+    with --interpolate, rows of slerped starting noise through a deterministic sampler."""
     from atelier.cli.progress import warnings_on_one_line
     from atelier.cli.text_to_image import check_outputs, check_sampling_options, step_progress, write_images
     from atelier.devices import select_device
     from atelier.tasks.diffusion_model import load_diffusion
-    from atelier.tasks.diffusion_sample import generate_images
+    from atelier.tasks.diffusion_sample import generate_images, interpolate_noise
 
     check_sampling_options(steps, guidance, eta)
+    if do_interpolate and (sampler == "ddpm" or eta):
+        raise InvalidArgument("--interpolate needs a deterministic sampler: --sampler ddim (eta 0) or dpm")
     check_outputs(output, each, overwrite)
     labels = _parse_labels(label)
     dev = select_device(device)
@@ -129,11 +131,20 @@ def _sample_diffusion(run, n, output, each, label, seed, nrow, overwrite, device
     if guidance is not None and model.cond != "label":
         raise InvalidArgument(f"--guidance guides the labels of a class-conditional run here; {run} takes no label "
                               "(a text run is guided by its prompt in `atelier generate`)")
+    noise = None
+    if do_interpolate:
+        rows = max(1, n // nrow)
+        noise, n = interpolate_noise(model, rows, nrow, seed=seed), rows * nrow
+        if labels is not None:  # one label per row, as for GANs
+            listed = labels if isinstance(labels, list) else [labels]
+            labels = [listed[r % len(listed)] for r in range(rows) for _ in range(nrow)]
+        elif model.cond == "label":
+            labels = [r % model.net.config.num_classes for r in range(rows) for _ in range(nrow)]
     with warnings_on_one_line(), step_progress("sampling") as report:
         images = generate_images(
             model, labels=labels, n=n, steps=25 if steps is None else steps, sampler=sampler or "ddim",
             guidance=3.0 if guidance is None else guidance, eta=eta or 0.0, seed=seed, device=dev,
-            progress=report, dtype="float32",
+            progress=report, dtype="float32", noise=noise,
         )
     write_images(images, output, each, nrow, overwrite)
 

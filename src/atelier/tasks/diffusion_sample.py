@@ -57,7 +57,7 @@ from atelier.tasks.diffusion_model import (
     start_sampling,
 )
 
-__all__ = ["generate_images", "prepare_images", "to_model_space", "from_model_space"]
+__all__ = ["generate_images", "interpolate_noise", "prepare_images", "to_model_space", "from_model_space"]
 
 Progress = Callable[[int, int], None]
 
@@ -170,6 +170,7 @@ def generate_images(
     device: str | torch.device | None = None,
     progress: Progress | None = None,
     dtype: Any = np.uint8,
+    noise: torch.Tensor | None = None,
 ) -> np.ndarray:
     """Generate ``n`` images with a diffusion model: from a prompt, a label or nothing.
 
@@ -211,6 +212,10 @@ def generate_images(
         ``progress(done, total)`` after every timestep of every batch.
     dtype : numpy.uint8 or numpy.float32
         Of the result (float32 in [0, 1]).
+    noise : tensor, optional
+        ``(n, C, R, R)``: the starting noise (diffusers' ``latents``) instead of the seed's;
+        ``seed`` still draws a stochastic sampler's later noise. :func:`interpolate_noise`
+        passes slerped noise here.
 
     Returns
     -------
@@ -243,7 +248,12 @@ def generate_images(
         start_images = to_model_space(prepare_images(init, model, n))
     shape = (n, model.channels, model.resolution, model.resolution)
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    noise = torch.randn(shape, generator=gen)
+    drawn = torch.randn(shape, generator=gen)
+    if noise is None:
+        noise = drawn
+    elif not isinstance(noise, torch.Tensor) or tuple(noise.shape) != shape or not noise.is_floating_point():
+        got = tuple(noise.shape) if isinstance(noise, torch.Tensor) else type(noise).__name__
+        raise InvalidArgument(f"noise must be a float tensor of shape {shape} (n, C, R, R), got {got}")
     batches = range(0, n, batch_size)
     total, done = len(batches) * len(timesteps), 0
     net, results = model.net, []
@@ -265,3 +275,30 @@ def generate_images(
                     progress(done, total)
             results.append(from_model_space(x))
     return _output(torch.cat(results), dtype)
+
+
+def interpolate_noise(model_or_run: Any, rows: int = 1, steps: int = 8, *, seed: int = 0,
+                      channels: int | None = None, resolution: int | None = None) -> torch.Tensor:
+    """Starting noise for latent interpolations: ``rows`` rows of ``steps`` tensors
+    ``(rows * steps, C, R, R)``, each row slerping between two draws of N(0, I) from ``seed``
+    (:func:`atelier.tasks.generate.slerp`, which keeps the norm typical of the prior).
+
+    Pass it as ``noise`` to :func:`generate_images` with a deterministic sampler (``ddim`` at
+    eta 0, or ``dpm``): the sampler is then a fixed map from noise to image, so neighbouring
+    noise gives neighbouring images (DDIM's interpolation, Song et al. 2021, section 5.3).
+    ``channels`` and ``resolution`` default to the model's.
+
+    >>> interpolate_noise(None, rows=2, steps=5, channels=1, resolution=8).shape
+    torch.Size([10, 1, 8, 8])
+    """
+    from atelier.tasks.diffusion_model import load_diffusion
+    from atelier.tasks.generate import slerp
+
+    rows, steps = _positive(rows, "rows"), _positive(steps, "steps")
+    if channels is None or resolution is None:
+        model = model_or_run if isinstance(model_or_run, DiffusionModel) else load_diffusion(model_or_run)
+        channels, resolution = channels or model.channels, resolution or model.resolution
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    ends = torch.randn(2, rows, channels * resolution * resolution, generator=gen)
+    t = torch.linspace(0.0, 1.0, steps) if steps > 1 else torch.zeros(1)
+    return slerp(ends[0], ends[1], t).reshape(rows * steps, channels, resolution, resolution)
