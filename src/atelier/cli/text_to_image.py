@@ -1,4 +1,8 @@
-"""``atelier generate "PROMPT"``: images from a description with a text-conditional diffusion model.
+"""``atelier generate "PROMPT"``: images from a description with a text-conditional diffusion model
+or a text-conditional GAN (a run folder of ``atelier train text-gan``; the command reads the
+family from the folder's ``model.json``). A text GAN draws its images in one pass: the
+diffusion-only options (``--guidance``, ``--steps``, ``--sampler``, ``--eta``, ``--init``,
+``--strength``) are one ``error:`` line for it.
 
 The model (a run folder of ``atelier train diffusion --set cond=text`` or a shipped name) and
 the prompts are checked before anything is sampled: an empty prompt, a prompt of only words
@@ -15,6 +19,7 @@ Example
 $ atelier generate "a large red circle in the center on a white background" --model t2i-scenes -n 16 -o grid.png
 $ atelier generate "a blue square" "a green triangle" --model runs/t2i -n 8 --each out/ --sampler dpm --steps 15
 $ atelier generate "a small yellow star" --model runs/t2i --init photo.png --strength 0.6 -o edit.png
+$ atelier generate "a small red circle in the center on a white background" --model runs/text-gan -n 16 -o grid.png
 """
 
 from __future__ import annotations
@@ -88,17 +93,19 @@ def check_outputs(output: Optional[str], each: Optional[str], overwrite: bool) -
 def generate(
     prompts: List[str] = typer.Argument(..., help="What to draw. Several prompts are cycled over the images."),
     model: str = typer.Option(
-        DEFAULT_MODEL, "--model", help="A run folder of `atelier train diffusion --set cond=text` or a shipped "
-        f"name (t2i-scenes, t2i-emoji); default: {DEFAULT_MODEL}."
+        DEFAULT_MODEL, "--model", help="A run folder of `atelier train diffusion --set cond=text` or of "
+        f"`atelier train text-gan`, or a shipped name (t2i-scenes, t2i-emoji); default: {DEFAULT_MODEL}."
     ),
     n: int = typer.Option(16, "-n", "--num", help="Number of images."),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="Grid PNG to write."),
     each: Optional[str] = typer.Option(None, "--each", help="Write each image as its own PNG into this folder instead."),
     nrow: int = typer.Option(8, "--nrow", min=1, help="Images per grid row."),
-    guidance: float = typer.Option(3.0, "--guidance", help="Classifier-free guidance scale (1: none; higher follows the prompt more)."),
-    steps: int = typer.Option(25, "--steps", help="Sampling steps."),
-    sampler: str = typer.Option("ddim", "--sampler", help=SAMPLER_HELP),
-    eta: float = typer.Option(0.0, "--eta", help="DDIM noise in [0, 1] (0: deterministic)."),
+    guidance: Optional[float] = typer.Option(
+        None, "--guidance", help="Diffusion: classifier-free guidance scale (default 3; 1: none; higher follows the prompt more)."
+    ),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Diffusion: sampling steps (default 25)."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help="Diffusion: " + SAMPLER_HELP),
+    eta: Optional[float] = typer.Option(None, "--eta", help="Diffusion: DDIM noise in [0, 1] (default 0: deterministic)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise: same seed, same images."),
     init: Optional[str] = typer.Option(None, "--init", help="An image to edit by description (SDEdit)."),
     strength: Optional[float] = typer.Option(
@@ -108,14 +115,29 @@ def generate(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing files."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
 ) -> None:
-    """Generate images from a text prompt with a diffusion model (grid PNG or one file each)."""
+    """Generate images from a text prompt with a diffusion model or a text GAN (grid PNG or one file each)."""
     from atelier.cli.progress import warnings_on_one_line
     from atelier.devices import select_device
     from atelier.tasks.diffusion_model import load_diffusion
     from atelier.tasks.diffusion_sample import generate_images
+    from atelier.tasks.text_gan import is_text_gan_source
 
     if n < 1:
         raise InvalidArgument(f"-n must be 1 or more, got {n}")
+    if is_text_gan_source(model):
+        diffusion_only = [
+            flag for flag, value in (("--guidance", guidance), ("--steps", steps), ("--sampler", sampler),
+                                     ("--eta", eta), ("--init", init), ("--strength", strength))
+            if value is not None
+        ]
+        if diffusion_only:
+            raise InvalidArgument(
+                f"{', '.join(diffusion_only)} {'applies' if len(diffusion_only) == 1 else 'apply'} to diffusion "
+                f"models; {model} is a text GAN, which draws its images in one pass (it takes prompts, -n, "
+                "--seed, --device)"
+            )
+        _generate_text_gan(model, list(prompts), n, seed, output, each, nrow, overwrite, device)
+        return
     check_sampling_options(steps, guidance, eta)
     if strength is not None and init is None:
         raise InvalidArgument("--strength goes with --init IMAGE (how much of that image may change)")
@@ -135,11 +157,26 @@ def generate(
         raise InvalidArgument(f"{model} is a {what} diffusion model: it takes no prompt; use `{how} -o grid.png`")
     with warnings_on_one_line(), step_progress("generating") as report:
         images = generate_images(
-            loaded, prompts=list(prompts), n=n, steps=steps, sampler=sampler, guidance=guidance, eta=eta,
+            loaded, prompts=list(prompts), n=n, steps=25 if steps is None else steps, sampler=sampler or "ddim",
+            guidance=3.0 if guidance is None else guidance, eta=0.0 if eta is None else eta,
             seed=seed, init=picture, strength=strength, batch_size=batch_size, device=dev, progress=report,
             dtype="float32",
         )
     write_images(images, output, each, nrow, overwrite)
+
+
+def _generate_text_gan(model: str, prompts: List[str], n: int, seed: int, output: Optional[str],
+                       each: Optional[str], nrow: int, overwrite: bool, device: str) -> None:
+    """``atelier generate`` for a text-GAN run: one generator pass, written like diffusion's images."""
+    from atelier.cli.progress import warnings_on_one_line
+    from atelier.devices import select_device
+    from atelier.tasks.text_gan import generate_text_gan, load_text_gan
+
+    check_outputs(output, each, overwrite)
+    loaded = load_text_gan(model, device=select_device(device))
+    with warnings_on_one_line():
+        images = generate_text_gan(loaded, prompts, n, seed)
+    write_images(images.astype("float32") / 255.0, output, each, nrow, overwrite)
 
 
 def register(app: typer.Typer) -> None:
