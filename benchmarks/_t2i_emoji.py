@@ -435,9 +435,9 @@ def emoji_part(model_source: Any, *, work: Path, quick: bool, threads: int, samp
         rows.add(part, f"memorisation [{label}]: share nearer a training image than real-real p5",
                  "lower; copy = 100 %", shares)
     s = out["sampling"]
-    if s["unseen_dropped_no_known_word"] or s["unseen_with_unknown_words"]:
-        rows.add(part, "unseen names: no known word (not drawn) / some unknown words", "",
-                 f"{s['unseen_dropped_no_known_word']} / {s['unseen_with_unknown_words']} of {len(unseen_all)}")
+    rows.add(part, "names with no known word (not drawn) / with unknown words ([UNK])", "",
+             f"seen {s['seen_dropped_no_known_word']} / {s['seen_with_unknown_words']} of {n}; unseen "
+             f"{s['unseen_dropped_no_known_word']} / {s['unseen_with_unknown_words']} of {len(unseen_all)}")
     rows.add(part, f"sampling ({sampler} {steps} steps, guidance {guidance}, torch threads {threads})", "",
              f"{n_drawn} images in {sample_seconds:.0f} s ({s['images_per_s']:.2f} images/s)")
     minutes = info.get("minutes")
