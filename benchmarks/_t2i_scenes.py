@@ -251,13 +251,14 @@ def scenes_part(
     seed: int,
     rows: Any,
     work: Path,
-    text_gan: tuple[Any, str] | None = None,
+    text_gan: tuple[Any, str, dict[str, Any] | None] | None = None,
     sheet_prompts: int = 4,
 ) -> dict[str, Any]:
     """The scenes adherence part for a loaded diffusion ``model`` (None: only the text-GAN,
-    with the prompts of ``spec``) and an optional loaded text-GAN ``(model, label)``; adds its
-    rows to ``rows`` and returns every figure (plus ``runs``, the diffusion ones, for reuse by
-    the speed part's quality check)."""
+    with the prompts of ``spec``) and an optional loaded text-GAN ``(model, label, its run
+    spec or None)`` (prompted from its own data settings when they differ from ``spec``'s);
+    adds its rows to ``rows``, writes the sample sheet(s) into ``work`` and returns every
+    figure (``runs``: the diffusion ones, for the speed part's quality check)."""
     judged = rows.judge
     sets = {part: prompt_set(spec, part, limit) for part in PARTS}
     result: dict[str, Any] = {"settings": {"limit": limit, "per_prompt": per_prompt, "guidances": list(guidances),
@@ -271,7 +272,7 @@ def scenes_part(
         rows.add("scenes judge", f"real images of the {name} prompts ({ref[part]['n']}): all attributes", "",
                  f"{pct(ref[part]['all'])} ({per_attribute(ref[part])})")
     runs: list[dict[str, Any]] = []
-    sheet: dict[str, list] = {}
+    columns: dict[str, list] = {}  # part -> [(column name, images of the sheet's prompts)]
     if model is not None:
         for part in PARTS:
             for g in guidances:
@@ -280,35 +281,50 @@ def scenes_part(
                       f"({len(sets[part]['ids'])} x {per_prompt})...", flush=True)
                 draw = diffusion_draw(model, steps=steps, sampler=sampler, guidance=g)
                 r = adherence(draw, sets[part], judge, per_prompt, seed, keep=sheet_prompts)
-                kept = r.pop("kept")
-                sheet.setdefault(part, []).append((f"g {g:g}", kept[::per_prompt]))
+                columns.setdefault(part, []).append((f"guidance {g:g}", r.pop("kept")[::per_prompt]))
                 runs.append({"part": part, "setting": setting, "sampler": sampler, "steps": steps, "guidance": g,
                              "result": r})
         model_rows(rows, label, runs, judged)
         result["runs"] = runs
-        path = work / f"scenes-samples-{Path(label).name}.png"
-        lines = []
-        for part in PARTS:
-            for k in range(min(sheet_prompts, len(sets[part]["ids"]))):
-                images = [sets[part]["real"][k]] + [imgs[k] for _, imgs in sheet[part]]
-                lines.append((f"[{PARTS[part]}] {sets[part]['prompts'][k]}", images))
-        sample_sheet(path, lines, ["real"] + [name for name, _ in sheet["test"]])
-        result["sample_sheet"] = str(path)
-        rows.add("scenes time", f"sample sheet ({label})", "", str(path))
+    sheets = []
     if text_gan is not None:
-        gan, gan_label = text_gan
-        gan_runs = []
+        gan, gan_label, gan_spec = text_gan
+        own = gan_spec is not None and (gan_spec["data"], gan_spec["data_options"]) != (spec["data"],
+                                                                                      spec["data_options"])
+        gan_sets = {part: prompt_set(gan_spec, part, limit) for part in PARTS} if own else sets
+        if own:
+            rows.add("scenes text-GAN", f"text-GAN {gan_label}: prompts", "",
+                     f"from its own data settings ({gan_spec['data']} {gan_spec['data_options']})")
+        gan_runs, gan_columns = [], {}
         for part in PARTS:
             print(f"scenes: text-GAN {gan_label}, {PARTS[part]} prompts...", flush=True)
             try:
-                r = adherence(text_gan_draw(gan), sets[part], judge, per_prompt, seed)
-            except Exception as exc:  # another engineer's generator: a failure is a row, not a crash
+                r = adherence(text_gan_draw(gan), gan_sets[part], judge, per_prompt, seed, keep=sheet_prompts)
+            except Exception as exc:  # noqa: BLE001 - another engineer's generator: a failure is a row
                 rows.add("scenes text-GAN", f"text-GAN {gan_label}", "", f"error: {type(exc).__name__}: {exc}",
                          False if judged else None)
                 gan_runs = []
                 break
+            gan_columns[part] = [("text-GAN", r.pop("kept")[::per_prompt])]
             gan_runs.append({"part": part, "setting": "one setting", "result": r})
         if gan_runs:
             model_rows(rows, f"text-GAN {gan_label}", gan_runs, judged)
+            if own or model is None:
+                sheets.append((f"text-gan-{gan_label}", gan_sets, gan_columns))
+            else:
+                for part in PARTS:
+                    columns[part] += gan_columns[part]
         result["text_gan_runs"] = gan_runs
+    if model is not None:
+        sheets.insert(0, (label, sets, columns))
+    for name, prompt_sets, cols in sheets:
+        path = work / f"scenes-samples-{Path(name).name}.png"
+        lines = []
+        for part in PARTS:
+            for k in range(min(sheet_prompts, len(prompt_sets[part]["ids"]))):
+                images = [prompt_sets[part]["real"][k]] + [imgs[k] for _, imgs in cols[part]]
+                lines.append((f"[{PARTS[part]}] {prompt_sets[part]['prompts'][k]}", images))
+        sample_sheet(path, lines, ["real"] + [c for c, _ in cols["test"]])
+        result.setdefault("sample_sheets", []).append(str(path))
+        rows.add("scenes time", "sample sheet (a few prompts: real image, then each setting)", "", str(path))
     return result

@@ -133,19 +133,34 @@ def _quick_scenes(work: Path) -> dict[str, Any]:
     return info
 
 
-def _text_gan(source: str, rows: Any) -> tuple[Any, str] | None:
-    """The loaded text-GAN of ``source``, or None with a row saying why."""
+def _text_gan(source: str, rows: Any) -> tuple[Any, str, dict[str, Any] | None] | None:
+    """The loaded text-GAN of ``source``, its name and its run settings (None when it has no
+    readable ``config.json``), or None with a row saying why."""
     try:
         from atelier.tasks.text_gan import generate_text_gan, load_text_gan  # noqa: F401
     except ImportError as exc:
         rows.add("scenes text-GAN", f"text-GAN {source}", "", f"not available: atelier.tasks.text_gan ({exc})")
         return None
     try:
-        return load_text_gan(source), Path(source).name
+        model = load_text_gan(source)
     except Exception as exc:  # noqa: BLE001 - any failure of the loader is one row
         rows.add("scenes text-GAN", f"text-GAN {source}", "", f"cannot load: {type(exc).__name__}: {exc}",
                  False if rows.judge else None)
         return None
+    spec = None
+    try:  # its own data settings (a run folder's config.json), for its prompts
+        import json
+
+        import _caption_runs as cr
+
+        run = Path(source)
+        spec = json.loads(((run.parent if run.is_file() else run) / "config.json").read_text())
+        spec["data"] = cr.abs_data(spec["data"])
+        spec.setdefault("data_options", {})
+        spec.setdefault("model_config", {})
+    except (OSError, ValueError, KeyError, TypeError):
+        spec = None
+    return model, Path(source).name, spec
 
 
 def _other_part(module: str, function: str, part: str, source: str, rows: Any, *, work: Path, quick: bool,
