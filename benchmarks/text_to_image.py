@@ -96,8 +96,19 @@ def _describe(given: str | None, default: str, option: str) -> dict[str, Any]:
     """``_caption_runs.source`` of a diffusion model (shipped name or run folder), with the
     training command naming the diffusion model."""
     import _caption_runs as cr
+    from atelier.errors import AtelierError
+    from atelier.pretrained import PRETRAINED, is_installed
 
-    info = cr.source(given or default, option)
+    name = given or default
+    try:
+        info = cr.source(name, option)
+    except AtelierError as exc:  # e.g. a registry command whose defaults do not build (no recipe yet)
+        if name in PRETRAINED and not is_installed(name):
+            status = (f"{name} is not installed (not trained yet): pass a run folder with {option} RUN "
+                      f"(train one: {PRETRAINED[name].train_command})")
+        else:
+            status = f"error: {exc}"
+        return {"model": name, "status": status}
     command = info.get("command")
     if isinstance(command, str) and command.startswith("atelier train caption") and info.get("spec"):
         info["command"] = command.replace("atelier train caption", f"atelier train {info['spec']['model']}", 1)
@@ -269,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         gan = _text_gan(args.text_gan, rows) if args.text_gan else None
         if args.text_gan is None:
             rows.add("scenes text-GAN", "text-GAN", "", "not run: pass a scenes text-GAN run with --text-gan RUN")
+        if not info.get("spec") and gan is not None:  # the scenes model is missing: prompts of default scenes
+            info["spec"] = gan[2] or {"data": "scenes", "data_options": {}, "model_config": {"resolution": 48}}
         if info.get("spec") and (loaded is not None or gan is not None):
             from _t2i_scenes import scenes_part
 
