@@ -5,10 +5,15 @@ Synthesis". A caption's token ids (atelier's :class:`~atelier.text.CaptionTokeni
 by a :class:`~atelier.text.encoder.TextEncoder`; its pooled state is the text embedding.
 
 Generator ``G(z, tokens)``: the pooled state goes through one linear layer to a compressed
-``cond_dim`` embedding (128 in Reed et al.), optionally with the conditioning augmentation of
-StackGAN (Zhang et al. 2017, section 3.1: the layer gives a mean and a log-variance and the
-embedding is drawn ``c = mu + sigma * eps``, ``eps ~ N(0, I)``, with a KL term towards
-``N(0, I)`` in the generator's loss). ``concat(z, c)`` feeds the DCGAN generator, each of whose
+``cond_dim`` embedding (128 in Reed et al.), optionally (``cond_augment``, off by default)
+with the conditioning augmentation of StackGAN (Zhang et al. 2017, section 3.1: the layer
+gives a mean and a log-variance and the embedding is drawn ``c = mu + sigma * eps``,
+``eps ~ N(0, I)``, with a KL term towards ``N(0, I)`` in the generator's loss). StackGAN's
+text encoder is pre-trained and fixed; here it trains with the GAN, and the KL term wins:
+on ``scenes`` at 16 px (batch 32, 600 steps) the KL fell to 0.001 and the images did not
+depend on the prompt at all (spread over prompts 1e-4), while without the augmentation every
+row of the grid took its prompt's background colour (spread 0.40).
+``concat(z, c)`` feeds the DCGAN generator, each of whose
 BatchNorms takes its scale and shift from ``c`` (FiLM / conditional BatchNorm, Perez et al.
 2018 and de Vries et al. 2017: the class embedding of :mod:`atelier.models.cgan` made a linear
 map of the text embedding).
@@ -79,7 +84,7 @@ class TextGANConfig(ModelConfig):
     latent_dim: int = 100
     width: int = 64
     cond_dim: int = 128
-    cond_augment: bool = True
+    cond_augment: bool = False
     loss: Literal["hinge", "nonsaturating"] = "hinge"
     spectral_norm: bool = True
     vocab_size: int = 1000
