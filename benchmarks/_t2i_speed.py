@@ -101,7 +101,7 @@ def speed_models(models: Sequence[tuple[str, Any, str]], *, batch: int, threads:
 def speed_rows(rows: Any, r: dict[str, Any]) -> None:
     for label, m in r.items():
         tag = f"speed {m['threads']} threads"
-        where = f"{label} ({m['resolution']} px, {m['cond']}{', ' + m['note'] if m['note'] else ''})"
+        where = f"{label} ({m['cond']}{', ' + m['note'] if m['note'] else ''})"
         cells = [f"{name} {v['images_per_s']:.3g}" for name, v in m.items() if isinstance(v, dict)]
         rows.add(tag, f"{where}: images/s, batch {m['batch']}, guidance {m['guidance']:g}", "", ", ".join(cells))
 

@@ -45,7 +45,10 @@ How to run
 ----------
     .venv/bin/python benchmarks/text_to_image.py
         # full run: shipped t2i-scenes / diffusion-mnist / t2i-emoji; trains the judge into
-        # --work (runs/bench-t2i, a few minutes on one thread; reused by later runs)
+        # --work (runs/bench-t2i, 3-6 minutes on one thread; reused by later runs). The scenes
+        # part draws 2 x 128 x 2 images at 3 guidances (about 0.5 s per image at guidance 1 and
+        # 1 s at 3 and 5 for the 48 px model on one busy thread: roughly 20-25 min), speed times
+        # DDPM 1000 at 64 px on 16 images (several minutes alone)
     .venv/bin/python benchmarks/text_to_image.py --only scenes --scenes-model runs/t2i-scenes \\
         --text-gan runs/text-gan-scenes --guidance 1,3,5 --sampler ddim --steps 50
     .venv/bin/python benchmarks/text_to_image.py --quick          # smoke run, a few minutes
