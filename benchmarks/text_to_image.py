@@ -267,8 +267,12 @@ def main(argv: list[str] | None = None) -> int:
                 info = _quick_scenes(work)
             else:
                 info = _describe(args.scenes_model, "t2i-scenes", "--scenes-model")
-            result["models"]["scenes"] = {k: v for k, v in info.items() if k != "spec"} | {"spec": info.get("spec")}
+            result["models"]["scenes"] = info
             loaded = _load(info)
+            if loaded is not None and (loaded.cond != "text" or "scenes" not in str(info["spec"]["data"])):
+                info["status"] = (f"{info['model']} is not a text-to-image model of scenes (cond {loaded.cond!r}, "
+                                  f"data {info['spec']['data']!r}): pass one with --scenes-model RUN")
+                loaded = None
             if loaded is None:
                 print(info["status"], flush=True)
                 missing_row(rows, "scenes", info)
