@@ -53,7 +53,7 @@ def _ids(tokenizer, texts):
     return ids
 
 
-@pytest.mark.parametrize("resolution, channels", [(16, 3), (32, 1)])
+@pytest.mark.parametrize("resolution, channels", [(16, 3), (32, 1), (64, 3)])
 def test_shapes(tokenizer, resolution, channels):
     gan = _model(tokenizer, resolution=resolution, channels=channels).eval()
     ids = _ids(tokenizer, ["a small red circle in the center on a white background", "a large blue square"])
