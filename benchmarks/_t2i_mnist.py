@@ -37,6 +37,14 @@ Note: a diffusion run trained on ``idx:../shared/data/mnist10k`` without ``data.
 all 10,000 items but its last 64 (its validation), so the held-out images were in its
 training data (the cGAN / CVAE trained on 0-7,999); the table says which data a run used.
 
+Cost (measured 6 Dec 2026 on the 2-core CPU while two trainings ran, one torch thread): the
+judge's 1,250 steps 15 min; DDIM 50 at guidance 3 of the 32 px, width-32 run 4 s per image
+(200 images in 800 s), so the 1,000 samples are about an hour there (an idle machine with 2
+threads: several times less); the baselines, when trained, add the generative benchmark's
+cGAN (2,500 steps) and CVAE (6,000 steps), ~0.5 and ~0.15 s/step on the busy machine (~20
+and ~15 min; the generative benchmark measured 0.2 and 0.045 s/step idle). Finished runs in
+``work`` are reused, so only the sampling repeats.
+
 ``quick``: a throwaway 2-step diffusion run when ``model_source`` is None, a 4-step judge, 3-step
 baselines, 8 samples per digit, 5 sampler steps, 400 real images: every code path, no target.
 """
@@ -183,7 +191,9 @@ def _score(by_class: dict, judge, train_feats, real: dict, per_class: int, seed:
     feats, probs = judge.features_and_probabilities(images)
     feats, probs = feats.numpy(), probs.numpy()
     hit = probs.argmax(1) == asked
-    is_mean, is_std = inception_score(probs, splits=min(10, len(images)))
+    # IS splits are contiguous chunks: shuffle, or each split holds one digit and scores 1
+    shuffled = probs[np.random.default_rng(seed).permutation(len(probs))]
+    is_mean, is_std = inception_score(shuffled, splits=min(10, len(images)))
     kid_mean, kid_std = kid(feats, train_feats, seed=seed)
     return {
         "n_samples": int(len(images)), "samples_per_label": per_class, "n_train": int(len(train_feats)),
