@@ -178,9 +178,9 @@ def _text_gan(source: str, rows: Any) -> tuple[Any, str, dict[str, Any] | None] 
 
 
 def _other_part(module: str, function: str, part: str, source: str, rows: Any, *, work: Path, quick: bool,
-                threads: int) -> dict[str, Any] | None:
-    """Run ``module.function(source, work=, quick=, threads=)`` (another engineer's part);
-    a module not there yet is one "not available" row."""
+                threads: int, **settings: Any) -> dict[str, Any] | None:
+    """Run ``module.function(source, work=, quick=, threads=, **settings)`` (the mnist and
+    emoji parts); a module not there yet is one "not available" row."""
     import importlib
 
     try:
@@ -189,7 +189,7 @@ def _other_part(module: str, function: str, part: str, source: str, rows: Any, *
     except (ImportError, AttributeError) as exc:
         rows.add(part, f"part {part}", "", f"not available: benchmarks/{module}.py {function} ({exc})")
         return None
-    part_rows, figures = fn(source, work=work, quick=quick, threads=threads)
+    part_rows, figures = fn(source, work=work, quick=quick, threads=threads, **settings)
     rows.extend(tuple(r) for r in part_rows)
     return figures
 
@@ -214,6 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed-batch", type=int, default=None, help="images per timed call (default 16; quick 2)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    p.add_argument("--part-sampler", default="ddim", choices=("ddim", "ddpm", "dpm"),
+                   help="sampler of the mnist and emoji parts (ddim)")
+    p.add_argument("--part-steps", type=int, default=None, help="their sampling steps (default 50)")
+    p.add_argument("--mnist-per-label", type=int, default=None, help="mnist images per digit (default 100)")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="mnist: do not train the cGAN and CVAE (their rows from generative.json if any)")
+    p.add_argument("--emoji-n", type=int, default=None, help="emoji images of seen names (default 1000)")
+    p.add_argument("--emoji-unseen", type=int, default=None, help="emoji images of unseen names (default all)")
     args = p.parse_args(argv)
     parts = [s.strip() for s in args.only.split(",") if s.strip()]
     if not parts or any(s not in PARTS for s in parts):
@@ -345,15 +353,18 @@ def main(argv: list[str] | None = None) -> int:
                 loaded, _short(info), seen, judge(), per_prompt=per_prompt, seed=args.seed,
                 prior_runs=scenes_result.get("runs", []), rows=rows)
         result["part_seconds"]["speed"] = time.perf_counter() - t0
-    for part, module, function, given, shipped in (
-        ("mnist", "_t2i_mnist", "mnist_part", args.mnist_model, "diffusion-mnist"),
-        ("emoji", "_t2i_emoji", "emoji_part", args.emoji_model, "t2i-emoji"),
+    sampling = {"sampler": args.part_sampler, "steps": args.part_steps, "seed": args.seed}
+    for part, module, function, given, shipped, settings in (
+        ("mnist", "_t2i_mnist", "mnist_part", args.mnist_model, "diffusion-mnist",
+         {**sampling, "per_label": args.mnist_per_label, "baselines": not args.no_baselines}),
+        ("emoji", "_t2i_emoji", "emoji_part", args.emoji_model, "t2i-emoji",
+         {**sampling, "n": args.emoji_n, "n_unseen": args.emoji_unseen}),
     ):
         if part in parts:
             t0 = time.perf_counter()
             source = given if given is not None else None if q else shipped  # None in quick: a throwaway
             result[part] = _other_part(module, function, part, source, rows, work=work, quick=q,
-                                       threads=args.threads)
+                                       threads=args.threads, **settings)
             result["part_seconds"][part] = time.perf_counter() - t0
     title = "quick smoke run: figures are NOT meaningful, no target judged" if q else "full"
     finish_report(result, rows, started, f"text-to-image benchmark ({title})", args.json)

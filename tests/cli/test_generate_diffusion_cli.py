@@ -157,7 +157,11 @@ BAD = [
 
 
 @pytest.mark.parametrize("args, message", BAD, ids=[f"{a[0]}-{i}" for i, (a, _) in enumerate(BAD)])
-def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, runs, capsys, args, message):
+def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path, runs, capsys, monkeypatch, args, message):
+    from atelier import pretrained
+
+    monkeypatch.setattr(pretrained, "WEIGHTS_ROOT", runs["root"] / "no-weights")  # an install without them
+    clear_cache()
     names = {k: str(v) for k, v in runs.items()}
     out = tmp_path / "out.png"
     argv = [a.format(**names) for a in args] + ["-o", str(out)]

@@ -379,7 +379,11 @@ def test_a_shipped_name_loads_once_installed(tmp_path, monkeypatch, label_model)
     clear_cache()
 
 
-def test_load_errors(tmp_path):
+def test_load_errors(tmp_path, monkeypatch):
+    from atelier import pretrained
+
+    monkeypatch.setattr(pretrained, "WEIGHTS_ROOT", tmp_path / "no-weights")  # an install without them
+    clear_cache()
     gan = build_model("dcgan", {"resolution": 16, "width": 8, "latent_dim": 4})
     save_model(gan, tmp_path / "gan")
     with pytest.raises(InvalidArgument, match="holds a dcgan model, not a diffusion model"):
@@ -400,8 +404,12 @@ def test_load_errors(tmp_path):
         load_diffusion(tmp_path / "noschedule")
 
 
-def test_no_message_names_a_cli_flag(text_model, label_model):
+def test_no_message_names_a_cli_flag(text_model, label_model, tmp_path, monkeypatch):
     """Messages below the CLI speak of arguments, never of ``--flags``."""
+    from atelier import pretrained
+
+    monkeypatch.setattr(pretrained, "WEIGHTS_ROOT", tmp_path / "no-weights")  # t2i-scenes not installed
+    clear_cache()
     image, mask = image_and_mask()
     calls = [
         lambda: generate_images(text_model, prompts="", n=1),
