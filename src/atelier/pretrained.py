@@ -108,19 +108,24 @@ PRETRAINED["caption-emoji"] = Pretrained(
 # (``ship_run`` copies the run's scheduler.json and tokenizer.json beside model.json).
 PRETRAINED["t2i-scenes"] = Pretrained(
     "t2i-scenes", "diffusion", 1,
-    "atelier train diffusion --data scenes --set cond=text --set resolution=48 --out RUN",
+    "atelier train diffusion --data scenes --set cond=text --set resolution=48 --set patch_size=2 --set width=32 "
+    "--set res_blocks=1 --set attention_resolutions=[12,6] --set text_dim=128 --set text_layers=2 "
+    "--set text_max_length=40 --set batch_size=32 --set steps=4500 --out RUN",
     "text-to-image diffusion on the synthetic scenes (48 px U-Net, cross-attention to its own text encoder)",
     'atelier generate "a large red circle in the center on a white background" --model t2i-scenes -o grid.png',
 )
 PRETRAINED["t2i-emoji"] = Pretrained(
     "t2i-emoji", "diffusion", 1,
-    "atelier train diffusion --data ../shared/data/emoji72 --set cond=text --out RUN",
+    "atelier train diffusion --data ../shared/data/emoji72 --set group_by=skin-tone --set cond=text "
+    "--set resolution=48 --set patch_size=2 --set width=48 --set res_blocks=1 --set attention_resolutions=[6] "
+    "--set text_dim=128 --set text_layers=2 --set text_max_length=16 --set batch_size=32 --set steps=2500 --out RUN",
     "text-to-image diffusion on emoji72 (U-Net with cross-attention to its own text encoder)",
     'atelier generate "smiling face with sunglasses" --model t2i-emoji -o grid.png',
 )
 PRETRAINED["diffusion-mnist"] = Pretrained(
     "diffusion-mnist", "diffusion", 1,
-    "atelier train diffusion --data idx:../shared/data/mnist10k --set cond=label --out RUN",
+    "atelier train diffusion --data idx:../shared/data/mnist10k --set cond=label --set width=32 --set res_blocks=1 "
+    "--set attention_resolutions=[8] --set steps=3000 --out RUN",
     "class-conditional diffusion of MNIST digits (U-Net with a class embedding, classifier-free guidance)",
     "atelier sample diffusion-mnist -n 64 --label 3 -o grid.png",
 )
