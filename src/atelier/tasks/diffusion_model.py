@@ -75,8 +75,29 @@ class DiffusionWarning(UserWarning):
     model's length, an init image resized to the model's size."""
 
 
+class ImageNet:
+    """What a ready-to-sample model (``self.net``) tells about its images: ``resolution``,
+    ``channels`` (from the net's config) and the ``device`` its weights are on. Shared by
+    :class:`DiffusionModel` and :class:`atelier.tasks.text_gan.TextGANModel`."""
+
+    net: torch.nn.Module
+
+    @property
+    def resolution(self) -> int:
+        return int(self.net.config.resolution)
+
+    @property
+    def channels(self) -> int:
+        return int(self.net.config.channels)
+
+    @property
+    def device(self) -> torch.device:
+        p = next(self.net.parameters(), None)
+        return p.device if p is not None else torch.device("cpu")
+
+
 @dataclass
-class DiffusionModel:
+class DiffusionModel(ImageNet):
     """A diffusion model ready to sample: the U-Net, the scheduler saved with it (its noise
     schedule and prediction type), the tokenizer of a text model, and a name for messages.
 
@@ -111,18 +132,6 @@ class DiffusionModel:
         """``"none"``, ``"label"`` or ``"text"``."""
         return self.net.config.cond
 
-    @property
-    def resolution(self) -> int:
-        return int(self.net.config.resolution)
-
-    @property
-    def channels(self) -> int:
-        return int(self.net.config.channels)
-
-    @property
-    def device(self) -> torch.device:
-        p = next(self.net.parameters(), None)
-        return p.device if p is not None else torch.device("cpu")
 
 
 # ----------------------------------------------------------------------------- loading

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from atelier.errors import AtelierError, InvalidArgument
+from atelier.tasks.diffusion_model import ImageNet
 
 __all__ = ["MODEL_NAME", "TextGANModel", "load_text_gan", "generate_text_gan", "is_text_gan_source"]
 
@@ -46,7 +47,7 @@ BATCH = 64
 
 
 @dataclass
-class TextGANModel:
+class TextGANModel(ImageNet):
     """A text GAN ready to sample: the network (:class:`~atelier.models.text_gan.TextGAN`),
     its tokenizer and a name for messages."""
 
@@ -63,17 +64,6 @@ class TextGANModel:
                 f"{self.net.config.vocab_size} ids, a run's tokenizer.json)"
             )
 
-    @property
-    def resolution(self) -> int:
-        return int(self.net.config.resolution)
-
-    @property
-    def channels(self) -> int:
-        return int(self.net.config.channels)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.net.parameters()).device
 
 
 def _model_name_of(folder: Path) -> str | None:
