@@ -163,8 +163,6 @@ def test_recipe_of_a_run_validated_by_loss(tmp_path):
 @pytest.mark.parametrize("name", sorted(PRETRAINED))
 def test_the_package_ships_every_model(name):
     """The shipped weights load, have the scale their name says, and carry their recipe."""
-    if PRETRAINED[name].task in ("caption", "diffusion") and not is_installed(name):
-        pytest.skip("the captioners and diffusion models are not trained yet (issues 12, 13)")
     assert is_installed(name), f"{name} is missing from src/atelier/weights"
     model = load_pretrained(name)
     assert int(getattr(model, "scale", 1)) == PRETRAINED[name].scale

@@ -104,8 +104,8 @@ PRETRAINED["caption-emoji"] = Pretrained(
     "atelier caption IMAGE [--attention DIR]",
 )
 
-# Diffusion models (issue 13): not trained yet in this install until a maintainer ships them
-# (``ship_run`` copies the run's scheduler.json and tokenizer.json beside model.json).
+# Diffusion models (issue 13; ``ship_run`` copies the run's scheduler.json and tokenizer.json
+# beside model.json).
 PRETRAINED["t2i-scenes"] = Pretrained(
     "t2i-scenes", "diffusion", 1,
     "atelier train diffusion --data scenes --set cond=text --set resolution=48 --set patch_size=2 --set width=32 "
@@ -118,7 +118,7 @@ PRETRAINED["t2i-emoji"] = Pretrained(
     "t2i-emoji", "diffusion", 1,
     "atelier train diffusion --data ../shared/data/emoji72 --set group_by=skin-tone --set cond=text "
     "--set resolution=48 --set patch_size=2 --set width=48 --set res_blocks=1 --set attention_resolutions=[6] "
-    "--set text_dim=128 --set text_layers=2 --set text_max_length=16 --set batch_size=32 --set steps=2500 --out RUN",
+    "--set text_dim=128 --set text_layers=2 --set text_max_length=16 --set batch_size=32 --set steps=4000 --out RUN",
     "text-to-image diffusion on emoji72 (U-Net with cross-attention to its own text encoder)",
     'atelier generate "smiling face with sunglasses" --model t2i-emoji -o grid.png',
 )

@@ -104,6 +104,28 @@ def test_patch_size_folds_pixels_into_channels():
     assert_all_grads(model)
 
 
+def test_position_embedding_tells_the_attention_where_each_token_is():
+    """position_embedding: the embedding is distinct at every cell and means the same place
+    at every level; it adds no parameters but changes the output of the same weights; and
+    training still reaches every parameter."""
+    from atelier.models.unet_blocks import position_embedding_2d
+
+    emb = position_embedding_2d(6, 6, 32)
+    assert emb.shape == (36, 32) and torch.unique(emb, dim=0).shape[0] == 36
+    coarse, fine = position_embedding_2d(2, 2, 32), position_embedding_2d(4, 4, 32)
+    assert torch.cdist(coarse[:1], fine).argmin() == 0  # top-left cell nearest top-left cell
+    assert position_embedding_2d(3, 5, 30).shape == (15, 30)  # padded to an odd width
+    plain = tiny("text", position_embedding=False)
+    placed = tiny("text", position_embedding=True)
+    placed.load_state_dict(plain.state_dict())  # no new parameters: the same weights load
+    scramble_(plain)
+    placed.load_state_dict(plain.state_dict())
+    x, kw = torch.randn(2, 1, 16, 16), condition("text", 2)
+    assert not torch.allclose(plain(x, 5, **kw), placed(x, 5, **kw))
+    train_steps(placed, "text", 2)
+    assert_all_grads(placed)
+
+
 # --- gradients and the null condition ------------------------------------------------------
 
 
@@ -236,6 +258,7 @@ def test_48px_text_model_ships_under_15_mb():
         ({"resolution": 48, "patch_size": 2, "channel_mults": [1, 2, 2, 2, 2]},
          r"resolution must be divisible by 32: patch_size 2"),
         ({"patch_size": 3}, "patch_size must be 1, 2 or 4"),
+        ({"position_embedding": True}, "position_embedding must be false unless cond is 'text'"),
         ({"channel_mults": []}, "channel_mults must be a list of 1 to 6"),
         ({"channel_mults": 2}, "channel_mults must be a list of integers"),
         ({"attention_resolutions": [12]}, r"attention_resolutions must be sides this U-Net has \(32, 16, 8 px"),

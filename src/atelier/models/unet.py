@@ -131,6 +131,9 @@ class DiffusionConfig(ModelConfig):
         and "simple diffusion" patchify), so its first level is ``resolution / patch_size``
         wide: 2 makes a 48 px model about 4x cheaper per step. ``attention_resolutions`` and
         the divisibility rule count the patched sides.
+    position_embedding : add a fixed 2D sine-cosine embedding of the place to the tokens
+        of every text attention block (``cond="text"``), so prompts that name positions are
+        matched by the cross-attention without first learning position from the padding.
     cond : ``"none"``, ``"label"`` or ``"text"`` (see the module docstring).
     num_classes : labels 0 .. num_classes - 1 (``cond="label"``); ``num_classes`` is null.
     vocab_size : ids of the tokenizer (``cond="text"``; a training run sets it from its
@@ -148,6 +151,7 @@ class DiffusionConfig(ModelConfig):
     heads: int = 4
     dropout: float = 0.1
     patch_size: int = 1
+    position_embedding: bool = False
     cond: Cond = "none"
     num_classes: int = 10
     vocab_size: int = 1000
@@ -169,6 +173,11 @@ class DiffusionConfig(ModelConfig):
         self._require(1 <= levels <= 6, "channel_mults", "a list of 1 to 6 multipliers, e.g. [1, 2, 2]")
         self._require(all(1 <= m <= 16 for m in self.channel_mults), "channel_mults", "integers from 1 to 16")
         self._require(self.patch_size in (1, 2, 4), "patch_size", "1, 2 or 4")
+        self._require(
+            not self.position_embedding or self.cond == "text",
+            "position_embedding",
+            "false unless cond is 'text' (it feeds the text cross-attention)",
+        )
         halvings = levels - 1
         multiple = self.patch_size * 2**halvings
         self._require(
@@ -275,7 +284,7 @@ class DiffusionUNet(nn.Module):
     def _attention(self, channels: int) -> nn.Module:
         c = self.config
         if c.cond == "text":
-            return SpatialTransformer(channels, c.heads, c.text_dim, c.dropout)
+            return SpatialTransformer(channels, c.heads, c.text_dim, c.dropout, c.position_embedding)
         return SelfAttention2d(channels, c.heads, c.dropout)
 
     @property

@@ -11,6 +11,8 @@
 - :class:`SpatialTransformer` — Stable Diffusion's block: GroupNorm, 1x1 conv in, a pre-norm
   Transformer block (self-attention, cross-attention to the text states, MLP), a
   zero-initialised 1x1 conv out, residual.
+- :func:`position_embedding_2d` — a fixed 2D sine-cosine embedding of the token positions
+  (ViT/DiT), which an attention block can add to its tokens (``position_embedding=True``).
 - :class:`Downsample` (stride-2 3x3 conv), :class:`Upsample` (nearest x2 then 3x3 conv).
 
 Every block takes ``(B, C, H, W)`` in either memory format (contiguous or channels-last)
@@ -44,6 +46,7 @@ __all__ = [
     "ResBlock",
     "SelfAttention2d",
     "SpatialTransformer",
+    "position_embedding_2d",
     "Downsample",
     "Upsample",
 ]
@@ -96,6 +99,34 @@ class ResBlock(nn.Module):
         return self.skip(x) + h
 
 
+def position_embedding_2d(height: int, width: int, dim: int, device=None, dtype=None) -> torch.Tensor:
+    """``(height * width, dim)`` row-major: half of the channels encode the row, half the
+    column, each as ``[sin(pi u f), cos(pi u f)]`` with ``u`` the centre of the cell in [0, 1]
+    and ``f`` geometric from 1 to the side (so the embedding means the same place in the image
+    at every level and every image size). ``dim`` not a multiple of 4 is zero-padded.
+
+    Why: convolutions learn absolute position only through the zero padding; scenes' captions
+    name positions ("at the top left"), which the cross-attention matches far sooner when
+    its queries carry their place (as ViT and DiT tokens do).
+
+    >>> position_embedding_2d(6, 6, 64).shape
+    torch.Size([36, 64])
+    """
+    n = dim // 4
+    side = max(height, width)
+    freqs = torch.exp(torch.linspace(0.0, math.log(max(side, 2)), max(n, 1), device=device))[:n]
+
+    def axis(length: int) -> torch.Tensor:
+        u = (torch.arange(length, dtype=torch.float32, device=device) + 0.5) / length
+        angles = math.pi * u[:, None] * freqs[None]
+        return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)  # (length, 2n)
+
+    rows = axis(height)[:, None, :].expand(height, width, 2 * n)
+    cols = axis(width)[None, :, :].expand(height, width, 2 * n)
+    emb = torch.cat([rows, cols], dim=-1).reshape(height * width, 4 * n)
+    return F.pad(emb, (0, dim - 4 * n)).to(dtype or torch.float32)
+
+
 def _tokens(x: torch.Tensor) -> torch.Tensor:
     """``(B, C, H, W)`` -> ``(B, H * W, C)`` (row-major positions)."""
     return x.flatten(2).transpose(1, 2)
@@ -124,10 +155,14 @@ class SpatialTransformer(nn.Module):
 
     Stable Diffusion's ``SpatialTransformer`` with one block (its ``BasicTransformerBlock``:
     self-attention, cross-attention, feed-forward, pre-norm; a GELU MLP for its GEGLU).
+    With ``position_embedding`` the tokens get :func:`position_embedding_2d` before the block.
     """
 
-    def __init__(self, channels: int, heads: int, context_dim: int, dropout: float = 0.0) -> None:
+    def __init__(
+        self, channels: int, heads: int, context_dim: int, dropout: float = 0.0, position_embedding: bool = False
+    ) -> None:
         super().__init__()
+        self.position_embedding = position_embedding
         self.norm = group_norm(channels)
         self.proj_in = nn.Conv2d(channels, channels, 1)
         self.block = TransformerBlock(channels, heads, dropout, context_dim=context_dim)
@@ -136,7 +171,10 @@ class SpatialTransformer(nn.Module):
     def forward(self, x: torch.Tensor, context: torch.Tensor, context_mask: torch.Tensor) -> torch.Tensor:
         h = self.proj_in(self.norm(x))
         kv = self.block.cross_attn.keys_values(context)
-        h = self.block(_tokens(h), kv, context_mask=context_mask)[0]
+        tokens = _tokens(h)
+        if self.position_embedding:
+            tokens = tokens + position_embedding_2d(*x.shape[2:], x.shape[1], x.device, x.dtype)
+        h = self.block(tokens, kv, context_mask=context_mask)[0]
         return x + self.proj_out(_grid(h, x))
 
 
