@@ -104,10 +104,11 @@ def text_gan_draw(model: Any) -> Draw:
 
 
 def adherence(draw: Draw, prompts: dict[str, Any], judge: Any, per_prompt: int, seed: int,
-              keep: int = 0) -> dict[str, Any]:
+              keep: int = 0, keep_all: bool = False) -> dict[str, Any]:
     """Draw every prompt of ``prompts`` (a ``prompt_set``) ``per_prompt`` times, judge the
     images against the prompts' scenes: mean scores, scores per held-out rule, seconds per
-    image; ``keep``: the images of the first ``keep`` prompts are returned for a sample sheet."""
+    image; ``keep``: the images of the first ``keep`` prompts are returned for a sample sheet
+    (``"kept"``); ``keep_all``: every image too (``"images"``, for the feature distances)."""
     from atelier.data.scenes import held_out_combinations
 
     texts = [p for p in prompts["prompts"] for _ in range(per_prompt)]
@@ -132,6 +133,61 @@ def adherence(draw: Draw, prompts: dict[str, Any], judge: Any, per_prompt: int, 
     out["examples"] = [{"prompt": texts[k], "judged": _caption(judged[k])} for k in range(min(len(texts), 8))]
     if keep:
         out["kept"] = images[: keep * per_prompt].clone()
+    if keep_all:
+        out["images"] = images
+    return out
+
+
+# ----------------------------------------------------------------------------- feature distances
+
+#: Real images of part ``train`` that the generated images of the seen prompts are compared to.
+FID_REFERENCE = 2000
+
+
+def _real_features(extractor: Any, spec: dict[str, Any], part: str, limit: int, work: Path) -> np.ndarray:
+    """EfficientNet-Lite0 features of the first ``limit`` real images of ``part``, cached in
+    ``work`` (the key hashes the data settings, part, count and size)."""
+    import hashlib
+    import json
+
+    size = int(spec["model_config"].get("resolution", 48))
+    key = json.dumps([spec["data"], spec.get("data_options") or {}, part, limit, size, extractor.name],
+                     sort_keys=True, default=str)
+    path = work / f"scenes-real-features-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
+    if path.is_file():
+        with np.load(path) as f:
+            return f["features"]
+    feats = extractor.features(prompt_set(spec, part, limit)["real"]).numpy()
+    np.savez(path, features=feats)
+    return feats
+
+
+def feature_distances(generated: dict[str, torch.Tensor], spec: dict[str, Any], work: Path, seed: int,
+                      rows: Any) -> dict[str, Any]:
+    """FID and KID (EfficientNet-Lite0 features) of each generator's images of the seen
+    prompts (``label -> (N, 3, H, W)``) against ``FID_REFERENCE`` real training images; the
+    floor is as many real held-out images (part ``test``) against the same reference."""
+    from atelier.metrics import fid, kid
+    from atelier.metrics.features import get_extractor
+
+    if not generated:
+        return {}
+    eff = get_extractor("efficientnet-lite0", device="cpu", batch_size=64)
+    ref = _real_features(eff, spec, "train", FID_REFERENCE, work)
+    n = max(int(x.shape[0]) for x in generated.values())
+    floor = _real_features(eff, spec, "test", n, work)
+    out: dict[str, Any] = {"reference": int(len(ref)), "floor": {"n": int(len(floor)), "fid": fid(floor, ref)}}
+    out["floor"]["kid_mean"], out["floor"]["kid_std"] = kid(floor, ref, seed=seed)
+    tag = f"scenes FID (seen prompts vs {len(ref)} real training images)"
+    rows.add(tag, f"floor: {len(floor)} real held-out images [efficientnet-lite0]", "",
+             f"FID {out['floor']['fid']:.2f}, KID x1e3 {1e3 * out['floor']['kid_mean']:.2f}")
+    for label, images in generated.items():
+        feats = eff.features(images).numpy()
+        d = {"n": int(len(feats)), "fid": fid(feats, ref)}
+        d["kid_mean"], d["kid_std"] = kid(feats, ref, seed=seed)
+        out[label] = d
+        rows.add(tag, f"{label}: {d['n']} images [efficientnet-lite0]", "vs floor",
+                 f"FID {d['fid']:.2f}, KID x1e3 {1e3 * d['kid_mean']:.2f} +- {1e3 * d['kid_std']:.2f}")
     return out
 
 
@@ -273,6 +329,7 @@ def scenes_part(
                  f"{pct(ref[part]['all'])} ({per_attribute(ref[part])})")
     runs: list[dict[str, Any]] = []
     columns: dict[str, list] = {}  # part -> [(column name, images of the sheet's prompts)]
+    generated: dict[str, torch.Tensor] = {}  # the seen prompts' images of each setting, for FID
     if model is not None:
         for part in PARTS:
             for g in guidances:
@@ -280,7 +337,9 @@ def scenes_part(
                 print(f"scenes: {label} {setting}, {PARTS[part]} prompts "
                       f"({len(sets[part]['ids'])} x {per_prompt})...", flush=True)
                 draw = diffusion_draw(model, steps=steps, sampler=sampler, guidance=g)
-                r = adherence(draw, sets[part], judge, per_prompt, seed, keep=sheet_prompts)
+                r = adherence(draw, sets[part], judge, per_prompt, seed, keep=sheet_prompts, keep_all=part == "test")
+                if part == "test":
+                    generated[f"{label} {setting}"] = r.pop("images")
                 columns.setdefault(part, []).append((f"guidance {g:g}", r.pop("kept")[::per_prompt]))
                 runs.append({"part": part, "setting": setting, "sampler": sampler, "steps": steps, "guidance": g,
                              "result": r})
@@ -299,7 +358,10 @@ def scenes_part(
         for part in PARTS:
             print(f"scenes: text-GAN {gan_label}, {PARTS[part]} prompts...", flush=True)
             try:
-                r = adherence(text_gan_draw(gan), gan_sets[part], judge, per_prompt, seed, keep=sheet_prompts)
+                r = adherence(text_gan_draw(gan), gan_sets[part], judge, per_prompt, seed, keep=sheet_prompts,
+                              keep_all=part == "test" and not own)
+                if "images" in r:
+                    generated[f"text-GAN {gan_label}"] = r.pop("images")
             except Exception as exc:  # noqa: BLE001 - another engineer's generator: a failure is a row
                 rows.add("scenes text-GAN", f"text-GAN {gan_label}", "", f"error: {type(exc).__name__}: {exc}",
                          False if judged else None)
@@ -315,6 +377,10 @@ def scenes_part(
                 for part in PARTS:
                     columns[part] += gan_columns[part]
         result["text_gan_runs"] = gan_runs
+    try:
+        result["fid"] = feature_distances(generated, spec, work, seed, rows)
+    except Exception as exc:  # noqa: BLE001 - the distances are one part of the table: a failure is a row
+        rows.add("scenes FID", "feature distances", "", f"error: {type(exc).__name__}: {exc}")
     if model is not None:
         sheets.insert(0, (label, sets, columns))
     for name, prompt_sets, cols in sheets:

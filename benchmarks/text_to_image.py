@@ -147,6 +147,18 @@ def _quick_scenes(work: Path) -> dict[str, Any]:
     return info
 
 
+def _training_rows(rows: Any, info: dict[str, Any], text_gan: str | None) -> None:
+    """The training time of the scenes diffusion model and of the text-GAN, beside their
+    adherence (from the shipped recipe or the run's log; wall time as it was measured)."""
+    sources = [("diffusion " + _short(info), info)]
+    if text_gan:
+        sources.append((f"text-GAN {Path(text_gan).name}", _describe(text_gan, "text-gan", "--text-gan")))
+    for label, described in sources:
+        minutes = described.get("minutes")
+        rows.add("scenes training", f"{label}: training time", "<= 60 min",
+                 f"{minutes:.1f} min" if minutes is not None else "unknown")
+
+
 def _text_gan(source: str, rows: Any) -> tuple[Any, str, dict[str, Any] | None] | None:
     """The loaded text-GAN of ``source``, its name and its run settings (None when it has no
     readable ``config.json``), or None with a row saying why."""
@@ -304,6 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                                         guidances=guidances, sampler=args.sampler, steps=args.steps, seed=args.seed,
                                         rows=rows, work=work, text_gan=gan)
             result["scenes"] = scenes_result
+            _training_rows(rows, info, args.text_gan)
         result["part_seconds"]["scenes"] = time.perf_counter() - t0
     if "speed" in parts:
         t0 = time.perf_counter()
