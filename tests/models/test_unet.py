@@ -126,6 +126,28 @@ def test_position_embedding_tells_the_attention_where_each_token_is():
     assert_all_grads(placed)
 
 
+def test_text_layout_head_feeds_the_unet():
+    """text_layout: the head's (B, C, side, side) picture is extra input of the U-Net (a
+    changed picture changes the output), and every parameter trains."""
+    model = tiny("text", text_layout=4)
+    scramble_(model)
+    kw = condition("text", 2)
+    text = model.encode_text(kw["tokens"])
+    assert model.layout_of(text).shape == (2, 1, 4, 4)
+    x = torch.randn(2, 1, 16, 16)
+    out, layout = model(x, 5, text=text, return_layout=True)
+    torch.testing.assert_close(layout, model.layout_of(text))
+    with torch.no_grad():
+        model.text_layout.out.bias.add_(1.0)
+    assert not torch.allclose(out, model(x, 5, text=text))
+    train_steps(model, "text", 2)
+    assert_all_grads(model)
+    with pytest.raises(InvalidArgument, match="no text layout head"):
+        tiny("text").layout_of(text)
+    with pytest.raises(InvalidArgument, match="no text layout head"):
+        tiny("text")(x, 5, text=text, return_layout=True)
+
+
 # --- gradients and the null condition ------------------------------------------------------
 
 
@@ -259,6 +281,8 @@ def test_48px_text_model_ships_under_15_mb():
          r"resolution must be divisible by 32: patch_size 2"),
         ({"patch_size": 3}, "patch_size must be 1, 2 or 4"),
         ({"position_embedding": True}, "position_embedding must be false unless cond is 'text'"),
+        ({"text_layout": 4}, r"text_layout must be 0, or \(with cond 'text'\) a divisor of resolution / patch_size \(32\)"),
+        ({"cond": "text", "text_layout": 5}, "text_layout must be 0, or"),
         ({"channel_mults": []}, "channel_mults must be a list of 1 to 6"),
         ({"channel_mults": 2}, "channel_mults must be a list of integers"),
         ({"attention_resolutions": [12]}, r"attention_resolutions must be sides this U-Net has \(32, 16, 8 px"),

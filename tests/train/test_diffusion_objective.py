@@ -84,6 +84,28 @@ def test_one_step_per_condition(scenes, tokenizer, cond):
     assert any(not torch.equal(a, b) for a, b in zip(before, obj.model.parameters()))
 
 
+def test_text_layout_head_learns_the_coarse_picture(scenes, tokenizer):
+    """text_layout: the step adds the head's regression loss (reported as layout_mse), which
+    falls when the head trains on a fixed batch; the model also runs with the head's picture
+    as input, and layout_loss ignores dropped rows."""
+    obj, ctx = _objective("text", {"cond_drop": 0.0, "sample_guidance": 1.0, "lr": 3e-3}, tokenizer=tokenizer,
+                          text_layout=4)
+    batch = _batch(scenes)
+    first = obj.step(batch, 0, ctx)
+    assert first["loss"] > first["mse"] and first["layout_mse"] > 0
+    for step in range(1, 30):
+        last = obj.step(batch, step, ctx)
+    assert last["layout_mse"] < 0.5 * first["layout_mse"]
+    x0, layout = torch.rand(2, 3, 16, 16) * 2 - 1, torch.rand(2, 3, 4, 4)
+    both = obj.layout_loss(layout, x0, torch.tensor([False, True]))
+    torch.testing.assert_close(both, obj.layout_loss(layout[:1], x0[:1], None))
+    torch.testing.assert_close(obj.layout_loss(layout, layout.repeat_interleave(4, 2).repeat_interleave(4, 3), None),
+                               torch.tensor(0.0))
+    obj.hyper.layout_weight = 0.0
+    out = obj.step(batch, 30, ctx)
+    assert "layout_mse" not in out and out["loss"] == out["mse"]
+
+
 def test_condition_dropout_rate(scenes):
     """Rows lose their condition with probability cond_drop (drop flags handed to the model)."""
     seen = []
@@ -190,6 +212,7 @@ def test_data_that_cannot_give_the_condition(data, sets, match):
         (["sample_steps=0"], "hyper.sample_steps"),
         (["loss_weighting=snr"], "loss_weighting"),
         (["prediction_type=x0"], "prediction_type"),
+        (["layout_weight=-1"], "hyper.layout_weight"),
     ],
 )
 def test_hyper_errors(sets, match):

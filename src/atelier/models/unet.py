@@ -103,6 +103,7 @@ from atelier.models.unet_blocks import (
     timestep_embedding,
     zero_,
 )
+from atelier.models.text_layout import TextLayout
 from atelier.text.encoder import PAD_ID, TextEncoder
 
 __all__ = ["DIFFUSION_RESOLUTIONS", "DiffusionConfig", "DiffusionUNet", "TextContext"]
@@ -134,6 +135,11 @@ class DiffusionConfig(ModelConfig):
     position_embedding : add a fixed 2D sine-cosine embedding of the place to the tokens
         of every text attention block (``cond="text"``), so prompts that name positions are
         matched by the cross-attention without first learning position from the padding.
+    text_layout : 0, or the side of a coarse picture of the prompt that a
+        :class:`~atelier.models.text_layout.TextLayout` head reads from the text states
+        (``cond="text"``); the U-Net takes it as extra input channels and the objective
+        trains the head to the average-pooled clean image. ``resolution / patch_size`` must
+        be a multiple of it (12 at 48 px with patch 2 or 4).
     cond : ``"none"``, ``"label"`` or ``"text"`` (see the module docstring).
     num_classes : labels 0 .. num_classes - 1 (``cond="label"``); ``num_classes`` is null.
     vocab_size : ids of the tokenizer (``cond="text"``; a training run sets it from its
@@ -152,6 +158,7 @@ class DiffusionConfig(ModelConfig):
     dropout: float = 0.1
     patch_size: int = 1
     position_embedding: bool = False
+    text_layout: int = 0
     cond: Cond = "none"
     num_classes: int = 10
     vocab_size: int = 1000
@@ -178,6 +185,13 @@ class DiffusionConfig(ModelConfig):
             "position_embedding",
             "false unless cond is 'text' (it feeds the text cross-attention)",
         )
+        if self.text_layout:
+            side = self.resolution // self.patch_size
+            self._require(
+                self.cond == "text" and 2 <= self.text_layout <= side and side % self.text_layout == 0,
+                "text_layout",
+                f"0, or (with cond 'text') a divisor of resolution / patch_size ({side}) from 2 up, e.g. {side // 2}",
+            )
         halvings = levels - 1
         multiple = self.patch_size * 2**halvings
         self._require(
@@ -250,7 +264,9 @@ class DiffusionUNet(nn.Module):
             self.null_text = nn.Parameter(torch.randn(c.text_dim) * 0.02)
 
         folded = c.channels * c.patch_size**2  # channels of the patched image
-        self.input_conv = nn.Conv2d(folded, c.width, 3, padding=1)
+        if c.text_layout:
+            self.text_layout = TextLayout(c.text_dim, c.text_heads, c.channels, c.text_layout)
+        self.input_conv = nn.Conv2d(folded + (c.channels if c.text_layout else 0), c.width, 3, padding=1)
         ch, skips, side = c.width, [c.width], c.resolution // c.patch_size
         self.down = nn.ModuleList()  # one skip after each stage
         for level, mult in enumerate(c.channel_mults):
@@ -306,6 +322,13 @@ class DiffusionUNet(nn.Module):
         mask = token_mask if token_mask is not None else tokens != PAD_ID
         states, pooled = self.text_encoder(tokens, mask)
         return self._drop_text(TextContext(states, mask, pooled), drop)
+
+    def layout_of(self, text: TextContext) -> torch.Tensor:
+        """The coarse picture of a prompt ``(B, channels, text_layout, text_layout)`` in the
+        diffusion space ([-1, 1]), from :meth:`encode_text`'s context (``text_layout`` > 0)."""
+        if not self.config.text_layout:
+            raise InvalidArgument("this diffusion model has no text layout head (text_layout 0)")
+        return self.text_layout(text.states, text.mask)
 
     def _drop_text(self, text: TextContext, drop: torch.Tensor | None) -> TextContext:
         """Rows with ``drop`` True become the null text: one key, ``null_text``, pooled as is."""
@@ -403,15 +426,26 @@ class DiffusionUNet(nn.Module):
         token_mask: torch.Tensor | None = None,
         drop: torch.Tensor | None = None,
         text: TextContext | None = None,
-    ) -> torch.Tensor:
-        """The prediction ``(B, C, H, W)`` for noisy ``x_t`` at timesteps ``t`` under a condition."""
+        return_layout: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """The prediction ``(B, C, H, W)`` for noisy ``x_t`` at timesteps ``t`` under a
+        condition; with ``return_layout`` (``text_layout`` models) also the text layout
+        head's picture ``(B, C, s, s)`` it used (the null prompt's for dropped rows), so a
+        training step runs the text encoder and the head once."""
         self._check_input(x_t)
         batch = x_t.shape[0]
         t = self._timesteps(t, batch, x_t.device)
         emb = self.time_embed(timestep_embedding(t, self.config.width).to(x_t.dtype))
         emb, text = self._condition(emb, batch, labels, tokens, token_mask, drop, text)
         patch = self.config.patch_size
-        h = self.input_conv(nn.functional.pixel_unshuffle(x_t, patch) if patch > 1 else x_t)
+        h = nn.functional.pixel_unshuffle(x_t, patch) if patch > 1 else x_t
+        layout = None
+        if return_layout and not self.config.text_layout:
+            raise InvalidArgument("this diffusion model has no text layout head (text_layout 0)")
+        if self.config.text_layout:
+            layout = self.layout_of(text)
+            h = torch.cat([h, nn.functional.interpolate(layout, size=h.shape[-2:], mode="nearest")], dim=1)
+        h = self.input_conv(h)
         skips = [h]
         for stage in self.down:
             h = self._run(stage, h, emb, text)
@@ -420,4 +454,5 @@ class DiffusionUNet(nn.Module):
         for stage in self.up:
             h = self._run(stage, torch.cat([h, skips.pop()], dim=1), emb, text)
         h = self.out(h)
-        return nn.functional.pixel_shuffle(h, patch) if patch > 1 else h
+        out = nn.functional.pixel_shuffle(h, patch) if patch > 1 else h
+        return (out, layout) if return_layout else out

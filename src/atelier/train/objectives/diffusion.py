@@ -121,6 +121,9 @@ class DiffusionHyper:
         guidance), in [0, 1); ignored by unconditional models.
     loss_weighting : ``"none"`` (plain MSE) or ``"min-snr"`` (Min-SNR-gamma weights).
     snr_gamma : gamma of Min-SNR (5 in Hang et al. 2023).
+    layout_weight : weight of the text layout head's regression loss (models with
+        ``text_layout``): MSE of the head's picture against the clean image average-pooled
+        to its side, over the rows that keep their prompt.
     num_train_timesteps, beta_schedule, prediction_type : the noise schedule (scheduler.json).
     val_images : held-out images of the validation loss (0: no validation loss).
     sample_images, sample_steps, sample_guidance : the validation grid (0 images: none),
@@ -135,6 +138,7 @@ class DiffusionHyper:
     cond_drop: float = 0.1
     loss_weighting: Literal["none", "min-snr"] = "none"
     snr_gamma: float = 5.0
+    layout_weight: float = 1.0
     num_train_timesteps: int = 1000
     beta_schedule: Literal["linear", "scaled_linear", "cosine"] = "cosine"
     prediction_type: Literal["epsilon", "v_prediction"] = "v_prediction"
@@ -279,6 +283,7 @@ class DiffusionObjective(TextRun, FamilyObjective):
         check_range("hyper.warmup_steps", h.warmup_steps, 0, 10**9)
         check_range("hyper.cond_drop", h.cond_drop, 0, 1, high_open=True)
         check_range("hyper.snr_gamma", h.snr_gamma, 0, 1e6, low_open=True)
+        check_range("hyper.layout_weight", h.layout_weight, 0, 1e6)
         check_range("hyper.num_train_timesteps", h.num_train_timesteps, 2, 100_000)
         check_range("hyper.val_images", h.val_images, 0, 100_000)
         check_range("hyper.sample_images", h.sample_images, 0, 256)
@@ -452,21 +457,35 @@ class DiffusionObjective(TextRun, FamilyObjective):
         return {"tokens": self._tokens(texts, device)}
 
     def loss_terms(self, model: Any, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor,
-                   cond: dict, drop: torch.Tensor | None, autocast: Any = None):
+                   cond: dict, drop: torch.Tensor | None, autocast: Any = None, layout: list | None = None):
         """``(per-image MSE (B,), per-image weight (B,), model output, x_t)`` for clean ``x0``
-        in [-1, 1], ``noise`` and timesteps ``t``."""
+        in [-1, 1], ``noise`` and timesteps ``t``; a ``layout`` list receives the text layout
+        head's picture of the pass (models with ``text_layout``)."""
         import contextlib
 
         x_t = self.scheduler.add_noise(x0, noise, t)
         target = self.scheduler.training_target(x0, noise, t)
         with autocast if autocast is not None else contextlib.nullcontext():
-            out = model(x_t, t, drop=drop, **cond)
+            if layout is not None:
+                out, picture = model(x_t, t, drop=drop, return_layout=True, **cond)
+                layout.append(picture)
+            else:
+                out = model(x_t, t, drop=drop, **cond)
         mse = (out.float() - target.float()).pow(2).flatten(1).mean(1)
         if self.hyper.loss_weighting == "min-snr":
             weight = self.scheduler.min_snr_weight(t, self.hyper.snr_gamma).to(mse.device)
         else:
             weight = torch.ones_like(mse)
         return mse, weight, out, x_t
+
+    @staticmethod
+    def layout_loss(layout: torch.Tensor, x0: torch.Tensor, drop: torch.Tensor | None) -> torch.Tensor:
+        """MSE of a text layout picture ``(B, C, s, s)`` against ``x0`` ``(B, C, H, W)`` in
+        [-1, 1] average-pooled to ``s``, over the rows not in ``drop`` (0 when all are)."""
+        target = torch.nn.functional.adaptive_avg_pool2d(x0, layout.shape[-2:])
+        per_image = (layout.float() - target.float()).pow(2).flatten(1).mean(1)
+        keep = torch.ones_like(per_image) if drop is None else (~drop).to(per_image.dtype)
+        return (per_image * keep).sum() / keep.sum().clamp(min=1.0)
 
     def step(self, batch: Any, step: int, ctx: Any) -> dict[str, float]:
         images = batch if isinstance(batch, torch.Tensor) else batch[0]
@@ -479,10 +498,16 @@ class DiffusionObjective(TextRun, FamilyObjective):
         if self.model.config.cond != "none":
             drop = (torch.rand(n, generator=g) < h.cond_drop).to(device)
         cond = self._condition(batch, n, device, g)
-        mse, weight, _, _ = self.loss_terms(self.model, x0, noise, t, cond, drop, ctx.autocast())
+        layout = [] if getattr(self.model.config, "text_layout", 0) and h.layout_weight > 0 else None
+        mse, weight, _, _ = self.loss_terms(self.model, x0, noise, t, cond, drop, ctx.autocast(), layout)
         loss = (weight * mse).mean()
+        out = {"mse": mse.detach().mean().item()}
+        if layout:
+            layout_mse = self.layout_loss(layout[0], x0, drop)
+            loss = loss + h.layout_weight * layout_mse
+            out["layout_mse"] = layout_mse.item()
         ctx.optimize("model", loss)
-        out = {"loss": loss.item(), "mse": mse.detach().mean().item()}
+        out["loss"] = loss.item()
         if drop is not None:
             out["dropped"] = drop.float().mean().item()
         return out
