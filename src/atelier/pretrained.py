@@ -110,7 +110,8 @@ PRETRAINED["t2i-scenes"] = Pretrained(
     "t2i-scenes", "diffusion", 1,
     "atelier train diffusion --data scenes --set cond=text --set resolution=48 --set patch_size=2 --set width=32 "
     "--set res_blocks=1 --set attention_resolutions=[12,6] --set text_dim=128 --set text_layers=2 "
-    "--set text_max_length=40 --set batch_size=32 --set steps=4500 --out RUN",
+    "--set text_max_length=40 --set position_embedding=true --set text_layout=12 --set lr=5e-4 --set dropout=0 "
+    "--set batch_size=32 --set steps=4500 --out RUN",
     "text-to-image diffusion on the synthetic scenes (48 px U-Net, cross-attention to its own text encoder)",
     'atelier generate "a large red circle in the center on a white background" --model t2i-scenes -o grid.png',
 )
