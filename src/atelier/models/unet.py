@@ -23,8 +23,11 @@ Conditioning (``cond``):
 - ``"text"``: token ids from a :class:`~atelier.text.CaptionTokenizer` through the model's
   own :class:`~atelier.text.encoder.TextEncoder` (``model.text_encoder``, trained jointly);
   its states feed the cross-attention, its pooled state (masked mean) is projected and added
-  to the time embedding. The "no text" of guidance is a learned null state
-  (``model.null_text``, ``text_dim``): a dropped row reads one key, that state, and pools it.
+  to the time embedding. With ``text_layout`` a :class:`~atelier.models.text_layout.TextLayout`
+  head also draws a coarse picture of the prompt from the states, given to the U-Net as
+  extra input channels (nearest-upsampled to the first level). The "no text" of guidance
+  is a learned null state (``model.null_text``, ``text_dim``): a dropped row reads one key,
+  that state, and pools it.
 
 Why the model owns its text encoder (one module, not a U-Net plus a separate encoder): the
 two are trained together and used together, so one ``model.safetensors`` and one
