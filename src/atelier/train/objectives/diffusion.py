@@ -160,6 +160,18 @@ class DiffusionSetup(NamedTuple):
     tokenizer: Any  #: the run's CaptionTokenizer (cond="text"), or None
 
 
+class LossTerms(NamedTuple):
+    """One training pass: per-image MSE ``(B,)`` and weight ``(B,)``, the model output and
+    ``x_t`` ``(B, C, H, W)``, and the text layout head's picture ``(B, C, s, s)`` (None for
+    models without ``text_layout``)."""
+
+    mse: torch.Tensor
+    weight: torch.Tensor
+    out: torch.Tensor
+    x_t: torch.Tensor
+    layout: torch.Tensor | None = None
+
+
 class PerImage(torch.utils.data.Dataset):
     """A captioned dataset read one item per image: item ``i`` is the first (image, caption)
     pair of the ``i``-th image of its split (corrupt images are skipped as the dataset
@@ -457,18 +469,17 @@ class DiffusionObjective(TextRun, FamilyObjective):
         return {"tokens": self._tokens(texts, device)}
 
     def loss_terms(self, model: Any, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor,
-                   cond: dict, drop: torch.Tensor | None, autocast: Any = None, layout: list | None = None):
-        """``(per-image MSE (B,), per-image weight (B,), model output, x_t)`` for clean ``x0``
-        in [-1, 1], ``noise`` and timesteps ``t``; a ``layout`` list receives the text layout
-        head's picture of the pass (models with ``text_layout``)."""
+                   cond: dict, drop: torch.Tensor | None, autocast: Any = None) -> LossTerms:
+        """The :class:`LossTerms` of one pass for clean ``x0`` in [-1, 1], ``noise`` and
+        timesteps ``t`` (with the text layout head's picture for ``text_layout`` models)."""
         import contextlib
 
         x_t = self.scheduler.add_noise(x0, noise, t)
         target = self.scheduler.training_target(x0, noise, t)
+        layout = None
         with autocast if autocast is not None else contextlib.nullcontext():
-            if layout is not None:
-                out, picture = model(x_t, t, drop=drop, return_layout=True, **cond)
-                layout.append(picture)
+            if getattr(model.config, "text_layout", 0):
+                out, layout = model(x_t, t, drop=drop, return_layout=True, **cond)
             else:
                 out = model(x_t, t, drop=drop, **cond)
         mse = (out.float() - target.float()).pow(2).flatten(1).mean(1)
@@ -476,7 +487,7 @@ class DiffusionObjective(TextRun, FamilyObjective):
             weight = self.scheduler.min_snr_weight(t, self.hyper.snr_gamma).to(mse.device)
         else:
             weight = torch.ones_like(mse)
-        return mse, weight, out, x_t
+        return LossTerms(mse, weight, out, x_t, layout)
 
     @staticmethod
     def layout_loss(layout: torch.Tensor, x0: torch.Tensor, drop: torch.Tensor | None) -> torch.Tensor:
@@ -498,12 +509,11 @@ class DiffusionObjective(TextRun, FamilyObjective):
         if self.model.config.cond != "none":
             drop = (torch.rand(n, generator=g) < h.cond_drop).to(device)
         cond = self._condition(batch, n, device, g)
-        layout = [] if getattr(self.model.config, "text_layout", 0) and h.layout_weight > 0 else None
-        mse, weight, _, _ = self.loss_terms(self.model, x0, noise, t, cond, drop, ctx.autocast(), layout)
-        loss = (weight * mse).mean()
-        out = {"mse": mse.detach().mean().item()}
-        if layout:
-            layout_mse = self.layout_loss(layout[0], x0, drop)
+        terms = self.loss_terms(self.model, x0, noise, t, cond, drop, ctx.autocast())
+        loss = (terms.weight * terms.mse).mean()
+        out = {"mse": terms.mse.detach().mean().item()}
+        if terms.layout is not None and h.layout_weight > 0:
+            layout_mse = self.layout_loss(terms.layout, x0, drop)
             loss = loss + h.layout_weight * layout_mse
             out["layout_mse"] = layout_mse.item()
         ctx.optimize("model", loss)
@@ -551,9 +561,10 @@ class DiffusionObjective(TextRun, FamilyObjective):
                 noise, t = val["noise"][part].to(device), val["t"][part].to(device)
                 batch = (val["images"][part], val["labels"][part], val["texts"][part] if val["texts"] else None)
                 cond = self._condition(batch, len(x0), device, None)
-                mse, weight, out, x_t = self.loss_terms(model, x0, noise, t, cond, None)
-                loss_sum += float((weight * mse).sum())
-                x0_sum += float((self._predict_x0(out.float(), x_t, t) - x0).pow(2).flatten(1).mean(1).sum())
+                terms = self.loss_terms(model, x0, noise, t, cond, None)
+                loss_sum += float((terms.weight * terms.mse).sum())
+                x0_hat = self._predict_x0(terms.out.float(), terms.x_t, t)
+                x0_sum += float((x0_hat - x0).pow(2).flatten(1).mean(1).sum())
             metrics = {"val_loss": loss_sum / m, "val_x0_mse": x0_sum / m}
         if self.hyper.sample_images > 0:
             self._samples = self.sample_grid(model).cpu()
