@@ -265,27 +265,6 @@ def _real_set(spec: dict[str, Any], model, limit: int | None, seed: int) -> dict
             "n_images": int(whole.num_images) if hasattr(whole, "num_images") else len(whole.image_ids)}
 
 
-def _cached_features(extractor, real: dict[str, Any], spec: dict[str, Any], work: Path):
-    """EfficientNet-Lite0 features of the real images, cached in ``work`` (``.npz``; the key
-    hashes the data, its options, the image ids and their size, so a rerun with the same
-    ``work`` skips the slowest step of the part: ~9 min for 3,543 images on one busy thread)."""
-    import hashlib
-    import json
-
-    import numpy as np
-
-    key = json.dumps([spec["data"], spec.get("data_options") or {}, list(real["images"].shape[1:]),
-                      real["ids"].tolist(), extractor.name], sort_keys=True, default=str)
-    path = work / f"emoji-real-features-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
-    if path.is_file():
-        with np.load(path) as f:
-            if f["features"].shape[0] == len(real["ids"]):
-                return f["features"]
-    feats = extractor.features(real["images"]).numpy()
-    np.savez(path, features=feats)
-    return feats
-
-
 def emoji_part(model_source: Any, *, work: Path, quick: bool, threads: int, sampler: str = "ddim",
                steps: int | None = None, guidance: float = 3.0, n: int | None = None,
                n_unseen: int | None = None, seed: int = 0, data: Path = DATA,
@@ -300,6 +279,7 @@ def emoji_part(model_source: Any, *, work: Path, quick: bool, threads: int, samp
     import torch
 
     from _caption_rows import Rows
+    from _t2i_features import cached_features
     from _t2i_mnist import _describe
     from atelier.errors import AtelierError
     from atelier.metrics import fid, kid
@@ -353,7 +333,9 @@ def emoji_part(model_source: Any, *, work: Path, quick: bool, threads: int, samp
     print(f"emoji72: real images at {model.resolution} px, EfficientNet-Lite0 features...", flush=True)
     real = _real_set(spec, model, 128 if quick else None, seed)
     eff = get_extractor("efficientnet-lite0", device="cpu", batch_size=64)
-    real_feats = _cached_features(eff, real, spec, work)
+    real_feats = cached_features(  # the slowest step: ~9 min for 3,543 images on one busy thread
+        eff, [spec["data"], spec.get("data_options") or {}, list(real["images"].shape[1:]), real["ids"].tolist()],
+        lambda: real["images"], work, "emoji-real", rows=len(real["ids"]))
     out["seconds"]["real_features"] = time.perf_counter() - t0
 
     # the prompts: seen names (distinct training images, seeded order), unseen (test part)

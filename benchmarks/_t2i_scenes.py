@@ -145,21 +145,12 @@ FID_REFERENCE = 2000
 
 
 def _real_features(extractor: Any, spec: dict[str, Any], part: str, limit: int, work: Path) -> np.ndarray:
-    """EfficientNet-Lite0 features of the first ``limit`` real images of ``part``, cached in
-    ``work`` (the key hashes the data settings, part, count and size)."""
-    import hashlib
-    import json
+    """EfficientNet-Lite0 features of the first ``limit`` real images of ``part`` (cached)."""
+    from _t2i_features import cached_features
 
     size = int(spec["model_config"].get("resolution", 48))
-    key = json.dumps([spec["data"], spec.get("data_options") or {}, part, limit, size, extractor.name],
-                     sort_keys=True, default=str)
-    path = work / f"scenes-real-features-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
-    if path.is_file():
-        with np.load(path) as f:
-            return f["features"]
-    feats = extractor.features(prompt_set(spec, part, limit)["real"]).numpy()
-    np.savez(path, features=feats)
-    return feats
+    key = [spec["data"], spec.get("data_options") or {}, part, limit, size]
+    return cached_features(extractor, key, lambda: prompt_set(spec, part, limit)["real"], work, "scenes-real")
 
 
 def feature_distances(generated: dict[str, torch.Tensor], spec: dict[str, Any], work: Path, seed: int,
