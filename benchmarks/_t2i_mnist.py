@@ -12,7 +12,7 @@ copied):
   one is reused from ``work`` or from the ``--work`` folder that
   ``benchmarks/results/generative.json`` names.
 * **samples**: ``per_label`` (100) images of each digit, ``generate_images(labels=digit,
-  sampler="ddim", steps=50, guidance=3)``, seed ``seed + digit`` (1,000 images); the cGAN and
+  sampler="ddim", steps=50)`` at the model's guidance (its ``recipe.json``; 3 without one), seed ``seed + digit`` (1,000 images); the cGAN and
   CVAE draw the same counts with ``sample_images`` and the same seeds. Images of another
   resolution are resized to 32 px (bilinear, antialiased) for the judge.
 * **label accuracy**: the judge's argmax equals the asked digit (target >= 98 %);
@@ -246,7 +246,7 @@ def _model_rows(rows, part: str, m: dict[str, Any], floor: dict[str, Any], judge
 
 
 def mnist_part(model_source: Any, *, work: Path, quick: bool, threads: int, sampler: str = "ddim",
-               steps: int | None = None, guidance: float = 3.0, per_label: int | None = None,
+               steps: int | None = None, guidance: float | None = None, per_label: int | None = None,
                seed: int = 0, baselines: bool = True, data: Path = DATA,
                generative_json: Path = GENERATIVE_JSON, option: str = "--mnist-model",
                ) -> tuple[list, dict[str, Any]]:
@@ -317,6 +317,8 @@ def mnist_part(model_source: Any, *, work: Path, quick: bool, threads: int, samp
     part = f"MNIST diffusion {name}"
     out["model"]["data_note"] = _data_note(info)
     out["model"]["resolution"] = model.resolution
+    guidance = model.guidance if guidance is None else guidance  # None: the model's own (its recipe.json)
+    out["settings"]["guidance"] = guidance
 
     # the judge, the real sets
     t0 = time.perf_counter()

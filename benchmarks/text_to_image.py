@@ -230,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="sampler of the mnist and emoji parts (ddim)")
     p.add_argument("--part-steps", type=int, default=None, help="their sampling steps (default 50)")
     p.add_argument("--mnist-per-label", type=int, default=None, help="mnist images per digit (default 100)")
+    p.add_argument("--mnist-guidance", type=float, default=None,
+                   help="mnist guidance scale (default: the model's, from its recipe.json, else 3)")
     p.add_argument("--no-baselines", action="store_true",
                    help="mnist: do not train the cGAN and CVAE (their rows from generative.json if any)")
     p.add_argument("--emoji-n", type=int, default=None, help="emoji images of seen names (default 1000)")
@@ -369,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     sampling = {"sampler": args.part_sampler, "steps": args.part_steps, "seed": args.seed}
     for part, module, function, given, shipped, settings in (
         ("mnist", "_t2i_mnist", "mnist_part", args.mnist_model, "diffusion-mnist",
-         {**sampling, "per_label": args.mnist_per_label, "baselines": not args.no_baselines}),
+         {**sampling, "per_label": args.mnist_per_label, "guidance": args.mnist_guidance,
+          "baselines": not args.no_baselines}),
         ("emoji", "_t2i_emoji", "emoji_part", args.emoji_model, "t2i-emoji",
          {**sampling, "n": args.emoji_n, "n_unseen": args.emoji_unseen}),
     ):

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from atelier.errors import InvalidArgument
 from atelier.models import build_model, load_model, save_model
 from atelier.models.registry import count_parameters
+from atelier.models.text_layout import ObjectLayout
 from atelier.models.unet import DiffusionConfig, TextContext
 
 from tests.models.helpers import assert_all_grads
@@ -148,6 +149,22 @@ def test_text_layout_head_feeds_the_unet():
         tiny("text")(x, 5, text=text, return_layout=True)
 
 
+def test_object_layout_head_feeds_the_unet_and_every_parameter_trains():
+    """layout_head "objects": the head is an ObjectLayout; the U-Net reads its picture."""
+    model = tiny("text", text_layout=4, layout_head="objects")
+    scramble_(model)
+    text = model.encode_text(condition("text", 2)["tokens"])
+    assert isinstance(model.text_layout, ObjectLayout)
+    assert model.layout_of(text).shape == (2, 1, 4, 4)
+    x = torch.randn(2, 1, 16, 16)
+    out = model(x, 5, text=text)
+    with torch.no_grad():
+        model.text_layout.color.bias.add_(1.0)
+    assert not torch.allclose(out, model(x, 5, text=text))
+    train_steps(model, "text", 2)
+    assert_all_grads(model)
+
+
 # --- gradients and the null condition ------------------------------------------------------
 
 
@@ -283,6 +300,8 @@ def test_48px_text_model_ships_under_15_mb():
         ({"position_embedding": True}, "position_embedding must be false unless cond is 'text'"),
         ({"text_layout": 4}, r"text_layout must be 0, or \(with cond 'text'\) a divisor of resolution / patch_size \(32\)"),
         ({"cond": "text", "text_layout": 5}, "text_layout must be 0, or"),
+        ({"cond": "text", "layout_head": "objects"}, "layout_head must be 'cells' unless text_layout is set"),
+        ({"cond": "text", "text_layout": 4, "layout_head": "slots"}, "layout_head must be one of 'cells', 'objects'"),
         ({"channel_mults": []}, "channel_mults must be a list of 1 to 6"),
         ({"channel_mults": 2}, "channel_mults must be a list of integers"),
         ({"attention_resolutions": [12]}, r"attention_resolutions must be sides this U-Net has \(32, 16, 8 px"),

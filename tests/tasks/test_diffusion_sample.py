@@ -364,6 +364,29 @@ def test_load_from_a_run_folder_and_cache(tmp_path, text_model):
         load_diffusion(folder)
 
 
+def test_a_recipe_guidance_is_the_default_scale(tmp_path, label_model):
+    """A run folder's recipe.json "guidance" is the scale used when the caller gives none;
+    without one it is 3; a bad one is a load error naming the file."""
+    import json
+
+    clear_cache()
+    folder = save_run(tmp_path / "run", label_model)
+    assert load_diffusion(folder).guidance == 3.0
+    (folder / "recipe.json").write_text(json.dumps({"guidance": 1.5}))
+    assert load_diffusion(folder).guidance == 1.5  # recipe.json is part of the cache key
+    np.testing.assert_array_equal(generate_images(folder, labels=1, n=2, steps=3, seed=1),
+                                  generate_images(folder, labels=1, n=2, steps=3, seed=1, guidance=1.5))
+    assert not np.array_equal(generate_images(folder, labels=1, n=2, steps=3, seed=1),
+                              generate_images(folder, labels=1, n=2, steps=3, seed=1, guidance=3.0))
+    (folder / "recipe.json").write_text(json.dumps({"guidance": -1}))
+    with pytest.raises(InvalidArgument, match="recipe.json guidance must be a number >= 0"):
+        load_diffusion(folder)
+    (folder / "recipe.json").write_text("[1, 2]")
+    with pytest.raises(InvalidArgument, match="recipe.json is not a JSON object"):
+        load_diffusion(folder)
+    clear_cache()
+
+
 def test_a_shipped_name_loads_once_installed(tmp_path, monkeypatch, label_model):
     import shutil
 

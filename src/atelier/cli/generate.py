@@ -52,7 +52,7 @@ def sample(
     steps: Optional[int] = typer.Option(None, "--steps", help="Diffusion runs: sampling steps (default 25)."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="Diffusion runs: ddim (default), ddpm or dpm."),
     guidance: Optional[float] = typer.Option(
-        None, "--guidance", help="Class-conditional diffusion runs: classifier-free guidance scale (default 3; 1: none)."
+        None, "--guidance", help="Class-conditional diffusion runs: classifier-free guidance scale (default: the model's, 3 unless its recipe says; 1: none)."
     ),
     eta: Optional[float] = typer.Option(None, "--eta", help="Diffusion runs with the ddim sampler: noise in [0, 1] (default 0)."),
 ) -> None:
@@ -143,7 +143,7 @@ def _sample_diffusion(run, n, output, each, label, seed, nrow, overwrite, device
     with warnings_on_one_line(), step_progress("sampling") as report:
         images = generate_images(
             model, labels=labels, n=n, steps=25 if steps is None else steps, sampler=sampler or "ddim",
-            guidance=3.0 if guidance is None else guidance, eta=eta or 0.0, seed=seed, device=dev,
+            guidance=guidance, eta=eta or 0.0, seed=seed, device=dev,
             progress=report, dtype="float32", noise=noise,
         )
     write_images(images, output, each, nrow, overwrite)

@@ -47,7 +47,7 @@ def inpaint(
     steps: Optional[int] = typer.Option(None, "--steps", help="Diffusion: sampling steps (default 25)."),
     resample: Optional[int] = typer.Option(None, "--resample", help="Diffusion: times each step is redone (RePaint's r, default 5; 1: none)."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="Diffusion: ddim (default), ddpm or dpm."),
-    guidance: Optional[float] = typer.Option(None, "--guidance", help="Diffusion: classifier-free guidance scale (default 3; 1: none)."),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help="Diffusion: classifier-free guidance scale (default: the model's, 3 unless its recipe says; 1: none)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Diffusion: seed of the noise (default 0)."),
 ) -> None:
     """Fill the masked part of IMAGE; every other pixel is kept exactly."""

@@ -101,7 +101,7 @@ def generate(
     each: Optional[str] = typer.Option(None, "--each", help="Write each image as its own PNG into this folder instead."),
     nrow: int = typer.Option(8, "--nrow", min=1, help="Images per grid row."),
     guidance: Optional[float] = typer.Option(
-        None, "--guidance", help="Diffusion: classifier-free guidance scale (default 3; 1: none; higher follows the prompt more)."
+        None, "--guidance", help="Diffusion: classifier-free guidance scale (default: the model's, 3 unless its recipe says; 1: none; higher follows the prompt more)."
     ),
     steps: Optional[int] = typer.Option(None, "--steps", help="Diffusion: sampling steps (default 25)."),
     sampler: Optional[str] = typer.Option(None, "--sampler", help="Diffusion: " + SAMPLER_HELP),
@@ -158,7 +158,7 @@ def generate(
     with warnings_on_one_line(), step_progress("generating") as report:
         images = generate_images(
             loaded, prompts=list(prompts), n=n, steps=25 if steps is None else steps, sampler=sampler or "ddim",
-            guidance=3.0 if guidance is None else guidance, eta=0.0 if eta is None else eta,
+            guidance=guidance, eta=0.0 if eta is None else eta,
             seed=seed, init=picture, strength=strength, batch_size=batch_size, device=dev, progress=report,
             dtype="float32",
         )

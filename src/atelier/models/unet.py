@@ -106,7 +106,7 @@ from atelier.models.unet_blocks import (
     timestep_embedding,
     zero_,
 )
-from atelier.models.text_layout import TextLayout
+from atelier.models.text_layout import ObjectLayout, TextLayout
 from atelier.text.encoder import PAD_ID, TextEncoder
 
 __all__ = ["DIFFUSION_RESOLUTIONS", "DiffusionConfig", "DiffusionUNet", "TextContext"]
@@ -114,6 +114,7 @@ __all__ = ["DIFFUSION_RESOLUTIONS", "DiffusionConfig", "DiffusionUNet", "TextCon
 #: Sides the diffusion U-Net trains at (48: the ``scenes`` text-to-image model).
 DIFFUSION_RESOLUTIONS = (16, 32, 48, 64, 128)
 Cond = Literal["none", "label", "text"]
+LayoutHead = Literal["cells", "objects"]
 
 
 @dataclass
@@ -143,6 +144,10 @@ class DiffusionConfig(ModelConfig):
         (``cond="text"``); the U-Net takes it as extra input channels and the objective
         trains the head to the average-pooled clean image. ``resolution / patch_size`` must
         be a multiple of it (12 at 48 px with patch 2 or 4).
+    layout_head : ``"cells"`` (:class:`~atelier.models.text_layout.TextLayout`: every cell
+        read from the prompt) or ``"objects"`` (:class:`~atelier.models.text_layout.ObjectLayout`:
+        each token may draw one object, a coverage stamp placed at a location, on a background;
+        a size or shape seen elsewhere is drawn the same at a new place).
     cond : ``"none"``, ``"label"`` or ``"text"`` (see the module docstring).
     num_classes : labels 0 .. num_classes - 1 (``cond="label"``); ``num_classes`` is null.
     vocab_size : ids of the tokenizer (``cond="text"``; a training run sets it from its
@@ -162,6 +167,7 @@ class DiffusionConfig(ModelConfig):
     patch_size: int = 1
     position_embedding: bool = False
     text_layout: int = 0
+    layout_head: LayoutHead = "cells"
     cond: Cond = "none"
     num_classes: int = 10
     vocab_size: int = 1000
@@ -195,6 +201,8 @@ class DiffusionConfig(ModelConfig):
                 "text_layout",
                 f"0, or (with cond 'text') a divisor of resolution / patch_size ({side}) from 2 up, e.g. {side // 2}",
             )
+        self._require(self.layout_head == "cells" or self.text_layout, "layout_head",
+                      "'cells' unless text_layout is set (it picks that head)")
         halvings = levels - 1
         multiple = self.patch_size * 2**halvings
         self._require(
@@ -268,7 +276,8 @@ class DiffusionUNet(nn.Module):
 
         folded = c.channels * c.patch_size**2  # channels of the patched image
         if c.text_layout:
-            self.text_layout = TextLayout(c.text_dim, c.text_heads, c.channels, c.text_layout)
+            head = ObjectLayout if c.layout_head == "objects" else TextLayout
+            self.text_layout = head(c.text_dim, c.text_heads, c.channels, c.text_layout)
         self.input_conv = nn.Conv2d(folded + (c.channels if c.text_layout else 0), c.width, 3, padding=1)
         ch, skips, side = c.width, [c.width], c.resolution // c.patch_size
         self.down = nn.ModuleList()  # one skip after each stage

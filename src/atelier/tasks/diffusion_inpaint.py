@@ -61,7 +61,7 @@ def inpaint_diffusion(
     steps: int = 25,
     resample: int = 5,
     sampler: str = "ddim",
-    guidance: float = 3.0,
+    guidance: float | None = None,
     eta: float = 0.0,
     seed: int = 0,
     device: str | torch.device | None = None,
@@ -101,10 +101,12 @@ def inpaint_diffusion(
     holes = check_mask(mask, img.shape)
     if isinstance(resample, bool) or not isinstance(resample, (int, np.integer)) or resample < 1:
         raise InvalidArgument(f"resample must be an integer >= 1 (1: no resampling), got {resample!r}")
-    guidance = check_guidance(guidance)
+    if guidance is not None:
+        check_guidance(guidance)
     dev, model, steps, scheduler, condition = start_sampling(
         model_or_run, device=device, steps=steps, sampler=sampler, eta=eta, prompts=prompt, labels=label, n=1
     )
+    guidance = check_guidance(guidance, model)
     planes, alpha = _planes(img)
     colour = planes.shape[2] == 3
     if colour and model.channels == 1:

@@ -68,6 +68,9 @@ __all__ = [
 SAMPLERS = {"ddim": "ddim", "ddpm": "ddpm", "dpm": "dpm++2m", "dpm++2m": "dpm++2m"}
 #: How many loaded models the cache keeps.
 CACHE_SIZE = 2
+#: The guidance scale of a model whose recipe names none (diffusers' pipelines default to 7.5
+#: for large models; small ones trained here sit best lower).
+DEFAULT_GUIDANCE = 3.0
 
 
 class DiffusionWarning(UserWarning):
@@ -109,6 +112,7 @@ class DiffusionModel(ImageNet):
     scheduler: Any  # atelier.schedulers.Scheduler: the training schedule, a template for samplers
     tokenizer: Any = None  # atelier.text.CaptionTokenizer for cond="text"
     name: str = "the diffusion model"
+    guidance: float = DEFAULT_GUIDANCE  # used when a caller gives none; a recipe.json "guidance" sets it
 
     def __post_init__(self) -> None:
         from atelier.schedulers import Scheduler
@@ -116,6 +120,7 @@ class DiffusionModel(ImageNet):
         config = getattr(self.net, "config", None)
         if not isinstance(self.net, torch.nn.Module) or getattr(config, "cond", None) not in ("none", "label", "text"):
             raise InvalidArgument(f"{self.name}: net must be a diffusion U-Net (atelier model 'diffusion')")
+        self.guidance = check_guidance(self.guidance)
         if not isinstance(self.scheduler, Scheduler):
             raise InvalidArgument(f"{self.name}: scheduler must be an atelier scheduler (atelier.schedulers.get_scheduler)")
         if config.cond == "text":
@@ -228,7 +233,7 @@ def load_diffusion(source: Any, *, device: str | torch.device = "cpu") -> Diffus
         raise InvalidArgument(f"{what} holds a {kind} model, not a diffusion model")
     stamp = tuple(
         (folder / f).stat().st_mtime_ns if (folder / f).is_file() else 0
-        for f in ("model.json", "model.safetensors", "scheduler.json", "tokenizer.json")
+        for f in ("model.json", "model.safetensors", "scheduler.json", "tokenizer.json", "recipe.json")
     )
     key = (str(folder.resolve()), stamp, str(dev))
     if key in _CACHE:
@@ -258,7 +263,23 @@ def _read(folder: Path, what: str, dev: torch.device) -> DiffusionModel:
                 f"{what} is text-conditional but has no {TOKENIZER_FILE} (a training run writes it beside model.json)"
             )
         tokenizer = CaptionTokenizer.load(folder)
-    return DiffusionModel(net.eval(), scheduler, tokenizer, what)
+    return DiffusionModel(net.eval(), scheduler, tokenizer, what, _recipe_guidance(folder, what))
+
+
+def _recipe_guidance(folder: Path, what: str) -> float:
+    """The guidance scale a shipped model's ``recipe.json`` names (the one its benchmark
+    measured best), else :data:`DEFAULT_GUIDANCE`."""
+    path = folder / "recipe.json"
+    if not path.is_file():
+        return DEFAULT_GUIDANCE
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("guidance", DEFAULT_GUIDANCE)
+    except (OSError, ValueError, AttributeError):
+        raise InvalidArgument(f"cannot load {what}: recipe.json is not a JSON object") from None
+    try:
+        return check_guidance(value)
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"cannot load {what}: recipe.json {exc}") from None
 
 
 # ----------------------------------------------------------------------------- settings
@@ -292,8 +313,11 @@ def check_steps(steps: Any, model: DiffusionModel) -> int:
     return int(steps)
 
 
-def check_guidance(guidance: Any) -> float:
-    """``guidance`` as a float >= 0 (1: no guidance, 0: the unconditional model), or ``InvalidArgument``."""
+def check_guidance(guidance: Any, model: DiffusionModel | None = None) -> float:
+    """``guidance`` as a float >= 0 (1: no guidance, 0: the unconditional model), or
+    ``InvalidArgument``; None is ``model.guidance`` (the model's default)."""
+    if guidance is None and model is not None:
+        return model.guidance
     if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance < math.inf:
         raise InvalidArgument(f"guidance must be a number >= 0 (1 = no guidance, 3 to 7 is usual), got {guidance!r}")
     return float(guidance)

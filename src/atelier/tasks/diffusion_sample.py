@@ -161,7 +161,7 @@ def generate_images(
     n: int = 1,
     steps: int = 25,
     sampler: str = "ddim",
-    guidance: float = 3.0,
+    guidance: float | None = None,
     eta: float = 0.0,
     seed: int = 0,
     init: Any = None,
@@ -191,10 +191,11 @@ def generate_images(
     sampler : {"ddim", "ddpm", "dpm"}
         DDIM (Song et al. 2021), DDPM ancestral (Ho et al. 2020) or DPM-Solver++ 2M (Lu et
         al. 2022), on the model's saved noise schedule.
-    guidance : float
+    guidance : float or None
         Classifier-free guidance scale, >= 0: 1 is the conditional model alone (one model
         call per step), larger follows the condition more closely; unconditional models
-        ignore it.
+        ignore it. None: the model's default (``model.guidance``: its ``recipe.json``
+        "guidance", else 3).
     eta : float
         DDIM's noise, in [0, 1] (0: deterministic); the other samplers take 0 only.
     seed : int
@@ -231,7 +232,8 @@ def generate_images(
     """
     n = _positive(n, "n")
     batch_size = _positive(batch_size, "batch_size")
-    guidance = check_guidance(guidance)
+    if guidance is not None:
+        check_guidance(guidance)
     if init is None and strength is not None:
         raise InvalidArgument("strength sets how much of an init image is kept; give an init image with it")
     if init is not None:
@@ -241,6 +243,7 @@ def generate_images(
     dev, model, steps, scheduler, condition = start_sampling(
         model_or_run, device=device, steps=steps, sampler=sampler, eta=eta, prompts=prompts, labels=labels, n=n
     )
+    guidance = check_guidance(guidance, model)
     scheduler.set_timesteps(steps, device=dev)
     timesteps = scheduler.timesteps
     if init is not None:
