@@ -70,7 +70,7 @@ class TextLayout(nn.Module):
 
 def place_stamps(where: torch.Tensor, stamps: torch.Tensor) -> torch.Tensor:
     """Each stamp placed at its location distribution: ``where`` ``(B, K, S, S)`` (weights over
-    the cells, summing to 1 per slot), ``stamps`` ``(B, K, s, s)`` with ``s`` odd and centred
+    the cells, summing to 1 per object), ``stamps`` ``(B, K, s, s)`` with ``s`` odd and centred
     -> ``(B, K, S, S)``, ``sum_c where[c] * stamp(y - c)`` (parts beyond the border drop).
 
     Example
