@@ -59,14 +59,14 @@ def scenes_dataset(spec: dict[str, Any], part: str):
     return open_dataset(spec["data"], spec["data_options"], size=size, channels=None, labels=None, split=part)
 
 
-def prompt_set(spec: dict[str, Any], part: str, limit: int) -> dict[str, Any]:
-    """The first ``limit`` images of ``part``: their ids, captions (the prompts), scenes, the
-    real images (``(n, 3, H, W)`` float) and the part's size."""
+def prompt_set(spec: dict[str, Any], part: str, limit: int, start: int = 0) -> dict[str, Any]:
+    """``limit`` images of ``part`` from its ``start``-th: their ids, captions (the prompts),
+    scenes, the real images (``(n, 3, H, W)`` float) and the part's size."""
     ds = scenes_dataset(spec, part)
     if not hasattr(ds, "scene_objects"):
         raise ValueError(f"{spec['data']} is not scenes data (no scene_objects): the scenes part needs a model "
                          "trained on --data scenes")
-    ids = [int(i) for i in ds.image_ids[:limit]]
+    ids = [int(i) for i in ds.image_ids[start : start + limit]]
     real = torch.stack([ds.image_tensor(i) for i in ids]) if ids else torch.zeros(0, 3, 48, 48)
     return {"part": part, "ids": ids, "prompts": [ds.captions(i)[0] for i in ids],
             "scenes": [ds.scene_objects(i) for i in ids], "real": real, "part_images": int(len(ds.image_ids)),
@@ -300,15 +300,18 @@ def scenes_part(
     work: Path,
     text_gan: tuple[Any, str, dict[str, Any] | None] | None = None,
     sheet_prompts: int = 4,
+    offset: int = 0,
 ) -> dict[str, Any]:
     """The scenes adherence part for a loaded diffusion ``model`` (None: only the text-GAN,
     with the prompts of ``spec``) and an optional loaded text-GAN ``(model, label, its run
     spec or None)`` (prompted from its own data settings when they differ from ``spec``'s);
     adds its rows to ``rows``, writes the sample sheet(s) into ``work`` and returns every
-    figure (``runs``: the diffusion ones, for the speed part's quality check)."""
+    figure (``runs``: the diffusion ones, for the speed part's quality check). ``offset``: the
+    prompts of each part start at its ``offset``-th image (a set no earlier choice has seen)."""
     judged = rows.judge
-    sets = {part: prompt_set(spec, part, limit) for part in PARTS}
-    result: dict[str, Any] = {"settings": {"limit": limit, "per_prompt": per_prompt, "guidances": list(guidances),
+    sets = {part: prompt_set(spec, part, limit, offset) for part in PARTS}
+    result: dict[str, Any] = {"settings": {"limit": limit, "offset": offset, "per_prompt": per_prompt,
+                                           "guidances": list(guidances),
                                            "sampler": sampler, "steps": steps, "seed": seed,
                                            "data": spec["data"], "data_options": spec["data_options"]},
                               "prompts": {p: {"n": len(s["ids"]), "part_images": s["part_images"],
@@ -341,7 +344,7 @@ def scenes_part(
         gan, gan_label, gan_spec = text_gan
         own = gan_spec is not None and (gan_spec["data"], gan_spec["data_options"]) != (spec["data"],
                                                                                       spec["data_options"])
-        gan_sets = {part: prompt_set(gan_spec, part, limit) for part in PARTS} if own else sets
+        gan_sets = {part: prompt_set(gan_spec, part, limit, offset) for part in PARTS} if own else sets
         if own:
             rows.add("scenes text-GAN", f"text-GAN {gan_label}: prompts", "",
                      f"from its own data settings ({gan_spec['data']} {gan_spec['data_options']})")

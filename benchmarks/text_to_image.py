@@ -219,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--text-gan", default=None, help="a scenes text-GAN run folder (atelier.tasks.text_gan)")
     p.add_argument("--speed-64-model", default=None, help="a 64 px diffusion run (default: untrained U-Net)")
     p.add_argument("--limit", type=int, default=None, help="prompts per scenes part (default 128; quick 4)")
+    p.add_argument("--prompt-offset", type=int, default=0,
+                   help="scenes: start each part's prompts at this image (default 0; e.g. 128 for prompts the default set never used)")
     p.add_argument("--per-prompt", type=int, default=None, help="images per prompt (default 2; quick 1)")
     p.add_argument("--guidance", default="1,3,5", help="guidance scales of the scenes part (default 1,3,5)")
     p.add_argument("--sampler", default="ddim", choices=("ddim", "ddpm", "dpm"), help="scenes sampler (ddim)")
@@ -316,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
 
             scenes_result = scenes_part(loaded, _short(info), info["spec"], j, limit=limit, per_prompt=per_prompt,
                                         guidances=guidances, sampler=args.sampler, steps=args.steps, seed=args.seed,
-                                        rows=rows, work=work, text_gan=gan)
+                                        rows=rows, work=work, text_gan=gan, offset=args.prompt_offset)
             result["scenes"] = scenes_result
             _training_rows(rows, info, args.text_gan)
         result["part_seconds"]["scenes"] = time.perf_counter() - t0
