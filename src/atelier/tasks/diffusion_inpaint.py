@@ -43,7 +43,7 @@ import torch
 
 from atelier.arrays import check_image, from_float, merge_alpha
 from atelier.errors import InvalidArgument
-from atelier.tasks.diffusion_model import check_guidance, guided_output, sampling_mode, start_sampling
+from atelier.tasks.diffusion_model import guided_output, sampling_mode, start_sampling
 
 __all__ = ["inpaint_diffusion", "DEFAULT_DIFFUSION_MODEL"]
 
@@ -101,12 +101,10 @@ def inpaint_diffusion(
     holes = check_mask(mask, img.shape)
     if isinstance(resample, bool) or not isinstance(resample, (int, np.integer)) or resample < 1:
         raise InvalidArgument(f"resample must be an integer >= 1 (1: no resampling), got {resample!r}")
-    if guidance is not None:
-        check_guidance(guidance)
-    dev, model, steps, scheduler, condition = start_sampling(
-        model_or_run, device=device, steps=steps, sampler=sampler, eta=eta, prompts=prompt, labels=label, n=1
+    dev, model, steps, scheduler, condition, guidance = start_sampling(
+        model_or_run, device=device, steps=steps, sampler=sampler, eta=eta, prompts=prompt, labels=label, n=1,
+        guidance=guidance,
     )
-    guidance = check_guidance(guidance, model)
     planes, alpha = _planes(img)
     colour = planes.shape[2] == 3
     if colour and model.channels == 1:

@@ -313,11 +313,8 @@ def check_steps(steps: Any, model: DiffusionModel) -> int:
     return int(steps)
 
 
-def check_guidance(guidance: Any, model: DiffusionModel | None = None) -> float:
-    """``guidance`` as a float >= 0 (1: no guidance, 0: the unconditional model), or
-    ``InvalidArgument``; None is ``model.guidance`` (the model's default)."""
-    if guidance is None and model is not None:
-        return model.guidance
+def check_guidance(guidance: Any) -> float:
+    """``guidance`` as a float >= 0 (1: no guidance, 0: the unconditional model), or ``InvalidArgument``."""
     if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance < math.inf:
         raise InvalidArgument(f"guidance must be a number >= 0 (1 = no guidance, 3 to 7 is usual), got {guidance!r}")
     return float(guidance)
@@ -501,6 +498,7 @@ class Sampling(NamedTuple):
     steps: int
     scheduler: Any  #: a fresh ``atelier.schedulers.Scheduler`` (:func:`make_sampler`)
     condition: Condition
+    guidance: float  #: the scale asked for, else the model's default (``model.guidance``)
 
 
 def _device(device: Any, model: Any) -> torch.device:
@@ -512,18 +510,20 @@ def _device(device: Any, model: Any) -> torch.device:
 
 
 def start_sampling(model_or_run: Any, *, device: Any, steps: Any, sampler: str, eta: float,
-                   prompts: Any, labels: Any, n: int) -> Sampling:
+                   prompts: Any, labels: Any, n: int, guidance: Any = None) -> Sampling:
     """The set-up of every sampling task, checked in this order (the first bad input is the
-    one reported): the device (``None``: where a :class:`DiffusionModel` is, else the CPU),
-    the model loaded there (:func:`load_diffusion`), ``steps`` (:func:`check_steps`), the
-    sampler on the model's schedule (:func:`make_sampler`) and the condition of ``n`` images
+    one reported): ``guidance`` (:func:`check_guidance`; None: the model's default), the
+    device (``None``: where a :class:`DiffusionModel` is, else the CPU), the model loaded
+    there (:func:`load_diffusion`), ``steps`` (:func:`check_steps`), the sampler on the
+    model's schedule (:func:`make_sampler`) and the condition of ``n`` images
     (:func:`make_condition`)."""
+    asked = None if guidance is None else check_guidance(guidance)
     dev = _device(device, model_or_run)
     model = load_diffusion(model_or_run, device=dev)
     steps = check_steps(steps, model)
     scheduler = make_sampler(model, sampler, eta)
     condition = make_condition(model, prompts=prompts, labels=labels, n=n)
-    return Sampling(dev, model, steps, scheduler, condition)
+    return Sampling(dev, model, steps, scheduler, condition, model.guidance if asked is None else asked)
 
 
 @contextlib.contextmanager

@@ -51,7 +51,6 @@ from atelier.errors import InvalidArgument
 from atelier.tasks.diffusion_model import (
     DiffusionModel,
     DiffusionWarning,
-    check_guidance,
     guided_output,
     sampling_mode,
     start_sampling,
@@ -232,18 +231,16 @@ def generate_images(
     """
     n = _positive(n, "n")
     batch_size = _positive(batch_size, "batch_size")
-    if guidance is not None:
-        check_guidance(guidance)
     if init is None and strength is not None:
         raise InvalidArgument("strength sets how much of an init image is kept; give an init image with it")
     if init is not None:
         strength = 0.6 if strength is None else strength
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= 1:
             raise InvalidArgument(f"strength must be in (0, 1] (1: start from noise), got {strength!r}")
-    dev, model, steps, scheduler, condition = start_sampling(
-        model_or_run, device=device, steps=steps, sampler=sampler, eta=eta, prompts=prompts, labels=labels, n=n
+    dev, model, steps, scheduler, condition, guidance = start_sampling(
+        model_or_run, device=device, steps=steps, sampler=sampler, eta=eta, prompts=prompts, labels=labels, n=n,
+        guidance=guidance,
     )
-    guidance = check_guidance(guidance, model)
     scheduler.set_timesteps(steps, device=dev)
     timesteps = scheduler.timesteps
     if init is not None:
