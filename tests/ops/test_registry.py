@@ -9,13 +9,13 @@ import pytest
 
 from atelier.errors import InvalidArgument, InvalidImage, UnknownName
 from atelier.ops import Pipeline, apply_pipeline, get_op, list_ops
-from atelier.ops.registry import Range, _param_from_annotation
+from atelier.ops.registry import Range, param_from_annotation
 
 
 def test_every_op_is_listed_with_summary_and_typed_params():
     specs = list_ops()
     assert len(specs) >= 26
-    assert {s.category for s in specs} == {"color", "filters", "geometry", "composite"}
+    assert {s.category for s in specs} == {"color", "filters", "geometry", "composite", "inpaint"}
     for spec in specs:
         assert spec.summary, f"{spec.name} has no docstring summary"
         for p in spec.params:
@@ -25,11 +25,11 @@ def test_every_op_is_listed_with_summary_and_typed_params():
 
 
 def test_spec_from_annotation():
-    p = _param_from_annotation("sigma", Annotated[float, Range(0, 10, low_open=True), "blur"], 1.0)
+    p = param_from_annotation("sigma", Annotated[float, Range(0, 10, low_open=True), "blur"], 1.0)
     assert (p.kind, p.default, p.help, str(p.range)) == ("float", 1.0, "blur", "(0, 10]")
-    c = _param_from_annotation("mode", Literal["a", "b"], "a")
+    c = param_from_annotation("mode", Literal["a", "b"], "a")
     assert c.kind == "choice" and c.choices == ("a", "b")
-    t = _param_from_annotation("size", tuple[int, int] | None, None)
+    t = param_from_annotation("size", tuple[int, int] | None, None)
     assert (t.kind, t.length, t.optional) == ("tuple", 2, True)
 
 

@@ -18,7 +18,7 @@ from typer.exceptions import TyperException
 
 from atelier.cli import caption, compare, demo, edit, info, ops_list, train
 from atelier.cli import evaluate, generate
-from atelier.cli import inpaint, restore, stylize, text_to_image, weights
+from atelier.cli import inpaint, restore, serve, stylize, text_to_image, weights
 from atelier.cli.memory import tune_allocator
 from atelier.errors import AtelierError
 
@@ -70,6 +70,7 @@ stylize.register(app)
 inpaint.register(app)
 weights.register(app)
 caption.register(app)
+serve.register(app)
 
 
 def fail(message: str) -> None:

@@ -52,8 +52,11 @@ class Pipeline:
     stages: tuple[Stage, ...]
 
     @classmethod
-    def parse(cls, text: str) -> "Pipeline":
-        """Parse pipeline text; raises ``UnknownName`` or ``InvalidArgument`` on any mistake."""
+    def parse(cls, text: str, *, allow_files: bool = True) -> "Pipeline":
+        """Parse pipeline text; raises ``UnknownName`` or ``InvalidArgument`` on any mistake.
+
+        ``allow_files=False`` refuses parameters that read an image file (the studio takes
+        no file-system path from a client)."""
         stages = []
         for part in text.split("|"):
             try:
@@ -75,6 +78,10 @@ class Pipeline:
                 if key in kwargs:
                     raise InvalidArgument(f"op {op.name}: parameter {key} given twice")
                 spec = op.param(key)
+                if not allow_files and spec.kind in ("image", "images"):
+                    raise InvalidArgument(
+                        f"op {op.name}: parameter {key} reads an image file, which this service does not allow"
+                    )
                 kwargs[key] = spec.check(spec.parse(value))
             for spec in op.params:
                 if spec.required and spec.name not in kwargs:

@@ -217,7 +217,8 @@ class OpSpec:
         return self.func(image, **kwargs)
 
 
-def _param_from_annotation(name: str, annotation: Any, default: Any) -> ParamSpec:
+def param_from_annotation(name: str, annotation: Any, default: Any) -> ParamSpec:
+    """The ``ParamSpec`` of one annotated parameter (ops and tasks read their signatures so)."""
     rng, help_text = None, ""
     if typing.get_origin(annotation) is typing.Annotated:
         annotation, *meta = typing.get_args(annotation)
@@ -269,7 +270,7 @@ def register(name: str, category: str) -> Callable[[Callable], Callable]:
         sig = inspect.signature(func)
         names = list(sig.parameters)
         params = tuple(
-            _param_from_annotation(p, hints[p], sig.parameters[p].default) for p in names[1:]
+            param_from_annotation(p, hints[p], sig.parameters[p].default) for p in names[1:]
         )
         by_name = {p.name: p for p in params}
 

@@ -1,0 +1,308 @@
+"""The studio's routes (see :mod:`atelier.server.app` for the list). Each is a thin layer:
+look a name up in a registry, check, queue, read back. Nothing here runs a task."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse
+from sse_starlette.sse import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
+
+from atelier.errors import AtelierError, InvalidArgument
+from atelier.server.queue import JobQueue, QueueFull
+from atelier.server.storage import Storage
+from atelier.tasks.registry import is_safe_name
+
+_ID = r"^[A-Za-z0-9_-]{1,64}$"
+_NAME = r"^[A-Za-z0-9_.-]{1,100}$"
+
+
+def _job_form_schema() -> dict[str, Any]:
+    """The multipart body of ``POST /api/jobs``, from the registry: every task's input names."""
+    from atelier.tasks.registry import list_tasks
+
+    props: dict[str, Any] = {
+        "task": {"type": "string", "enum": [t.name for t in list_tasks()], "description": "the task to run"},
+        "params": {"type": "string", "default": "{}", "description": "the task's parameters as a JSON object"},
+        "seed": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1, "default": 0},
+    }
+    for task in list_tasks():
+        for spec in task.inputs:
+            kind = {"type": "string"} if spec.kind == "text" else {"type": "string", "format": "binary"}
+            props.setdefault(spec.name, {**kind, "description": f"input {spec.name} ({spec.kind}) of the tasks that take it"})
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {
+        "schema": {"type": "object", "properties": props, "required": ["task"]}}}}}
+
+
+def _error(status: int, message: str):
+    from fastapi import HTTPException
+
+    return HTTPException(status_code=status, detail=message)
+
+
+def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> None:
+    """Attach every API route and the page to ``app``."""
+    from atelier.server.app import STATIC, job_events, read_form
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    @app.get("/api/health", summary="Server status")
+    def health() -> dict[str, Any]:
+        from atelier.server.app import _version
+
+        return {"ok": True, "version": _version(), "queue": queue.counts(), "workers": config.workers,
+                "recovered": getattr(app.state, "recovered", 0)}
+
+    @app.get("/api/tasks", summary="The tasks, with their inputs and parameter schemas")
+    def tasks() -> list[dict[str, Any]]:
+        from atelier.tasks.registry import list_tasks
+
+        return [t.describe() for t in list_tasks()]
+
+    @app.get("/api/tasks/{name}", summary="One task")
+    def task(name: str) -> dict[str, Any]:
+        from atelier.tasks.registry import get_task
+
+        return _lookup(lambda: get_task(name).describe())
+
+    @app.get("/api/ops", summary="The classic ops the edit task chains")
+    def ops() -> list[dict[str, Any]]:
+        from atelier.ops import list_ops
+        from atelier.tasks.registry import param_schema
+
+        return [{"name": op.name, "category": op.category, "summary": op.summary,
+                 "params": {p.name: param_schema(p) for p in op.params if p.kind not in ("image", "images")},
+                 "takes_files": any(p.kind in ("image", "images") for p in op.params)}
+                for op in list_ops()]
+
+    @app.get("/api/models", summary="Shipped models and the studio's trained runs")
+    def models() -> list[dict[str, Any]]:
+        from atelier.pretrained import PRETRAINED, is_installed
+
+        shipped = [{"name": p.name, "task": p.task, "summary": p.summary, "source": "shipped"}
+                   for p in PRETRAINED.values() if is_installed(p.name)]
+        return shipped + [{"name": r["name"], "task": r["model"], "summary": f"trained here: {r['model']} on {r['data']}",
+                           "source": "run"} for r in _runs(storage) if r["exported"]]
+
+    @app.get("/api/datasets", summary="Datasets a training job may name")
+    def datasets() -> list[dict[str, Any]]:
+        from atelier.data.registry import get_dataset
+        from atelier.tasks.catalog.train import BUILT_IN_DATA
+
+        out = [{"name": n, "summary": get_dataset(n).summary, "source": "built-in"} for n in BUILT_IN_DATA]
+        if storage.datasets.is_dir():
+            out += [{"name": p.name, "summary": "a folder of images in the studio's datasets", "source": "folder"}
+                    for p in sorted(storage.datasets.iterdir()) if p.is_dir() and is_safe_name(p.name)]
+        return out
+
+    @app.post("/api/jobs", status_code=202, summary="Submit a job", openapi_extra=_job_form_schema(),
+              responses={400: {"description": "bad task, parameters or input"},
+                         413: {"description": "upload too large"}, 429: {"description": "queue full"}})
+    async def submit(request: Request) -> dict[str, Any]:
+        try:
+            form = await read_form(request, config.max_upload_bytes)
+        except Exception as exc:  # starlette's MultiPartException and friends: a bad body
+            raise _error(413 if "size" in str(exc).lower() else 400, f"cannot read the form: {exc}") from None
+        fields = {k: v for k, v in form.multi_items()}
+        try:
+            job = await run_in_threadpool(_submit, queue, storage, config, fields)
+        except QueueFull as exc:
+            raise _error(429, str(exc)) from None
+        except AtelierError as exc:
+            raise _error(400, str(exc)) from None
+        finally:
+            await form.close()
+        return job
+
+    @app.get("/api/jobs", summary="Jobs, newest first")
+    def jobs(limit: int = Query(50, ge=1, le=1000),
+             status: str | None = Query(None, pattern="^(queued|running|done|failed|cancelled|interrupted)$")):
+        return [j.public() for j in queue.list(limit=limit, status=status)]
+
+    @app.get("/api/jobs/{job_id}", summary="One job")
+    def job(job_id: str) -> dict[str, Any]:
+        return _job(queue, job_id).public()
+
+    @app.get("/api/jobs/{job_id}/events", summary="Server-Sent Events of a job")
+    async def events(job_id: str, request: Request, after: int = Query(0, ge=0, le=2**62)):
+        _job(queue, job_id)
+        last = request.headers.get("last-event-id", "")
+        start = int(last) if last.isdigit() else after
+        return EventSourceResponse(job_events(request, queue, job_id, start), ping=15)
+
+    @app.get("/api/jobs/{job_id}/outputs/{name}", summary="A result image (PNG)",
+             response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+    def output(job_id: str, name: str):
+        job = _job(queue, job_id)
+        files = {o["name"]: o["file"] for o in (job.result or {}).get("outputs", [])}
+        if name not in files:
+            raise _error(404, f"job {job_id} has no output {name!r}")
+        return _png(storage.output_path(job_id, files[name]))
+
+    @app.get("/api/jobs/{job_id}/inputs/{name}", summary="An uploaded input image (PNG)",
+             response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+    def input_image(job_id: str, name: str):
+        job = _job(queue, job_id)
+        stored = job.inputs.get(name)
+        if not isinstance(stored, str) or not stored.endswith(".png"):
+            raise _error(404, f"job {job_id} has no input image {name!r}")
+        return _png(storage.input_path(job_id, stored))
+
+    @app.post("/api/jobs/{job_id}/cancel", summary="Cancel a job")
+    def cancel(job_id: str) -> dict[str, Any]:
+        _job(queue, job_id)
+        return queue.cancel(job_id).public()
+
+    @app.post("/api/jobs/{job_id}/resume", summary="Queue an interrupted, failed or cancelled job again")
+    def resume(job_id: str) -> dict[str, Any]:
+        job = _job(queue, job_id)
+        if job.status not in ("interrupted", "failed", "cancelled"):
+            raise _error(409, f"job {job_id} is {job.status}; only an interrupted, failed or cancelled job resumes")
+        return queue.requeue(job_id).public()
+
+    @app.get("/api/runs", summary="Training runs")
+    def runs() -> list[dict[str, Any]]:
+        return _runs(storage)
+
+    @app.get("/api/runs/{name}", summary="A run: settings, loss curves, sample grids")
+    def run(name: str) -> dict[str, Any]:
+        folder = _run_folder(storage, name)
+        records = []
+        log = folder / "log.jsonl"
+        if log.is_file():
+            for line in log.read_text().splitlines():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:  # a line cut by a kill
+                    continue
+        summary = next((r for r in _runs(storage) if r["name"] == name), {"name": name})
+        return {**summary, "log": records}
+
+    @app.get("/api/runs/{name}/samples/{file}", summary="A run's sample grid (PNG)",
+             response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+    def run_sample(name: str, file: str):
+        if not is_safe_name(file) or not file.endswith(".png"):
+            raise _error(404, "no such sample")
+        return _png(_run_folder(storage, name) / "samples" / file)
+
+
+def _lookup(fn):
+    try:
+        return fn()
+    except AtelierError as exc:
+        raise _error(404, str(exc)) from None
+
+
+def _job(queue: JobQueue, job_id: str):
+    job = queue.get(job_id) if is_safe_name(job_id) else None
+    if job is None:
+        raise _error(404, f"no job {job_id!r}")
+    return job
+
+
+def _png(path: Path) -> FileResponse:
+    if not path.is_file():
+        raise _error(404, "no such file")
+    return FileResponse(path, media_type="image/png", headers={"cache-control": "no-cache"})
+
+
+def _run_folder(storage: Storage, name: str) -> Path:
+    if not is_safe_name(name) or not (storage.runs / name / "config.json").is_file():
+        raise _error(404, f"no run {name!r}")
+    return storage.runs / name
+
+
+def _runs(storage: Storage) -> list[dict[str, Any]]:
+    from atelier.tasks.training import run_step
+
+    out = []
+    if not storage.runs.is_dir():
+        return out
+    for folder in sorted(storage.runs.iterdir()):
+        config = folder / "config.json"
+        if not (is_safe_name(folder.name) and config.is_file()):
+            continue
+        try:
+            spec = json.loads(config.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        samples = sorted(p.name for p in (folder / "samples").glob("step-*.png"))
+        out.append({"name": folder.name, "model": spec.get("model"), "data": Path(str(spec.get("data"))).name,
+                    "steps": spec.get("train", {}).get("steps"), "step": run_step(folder),
+                    "samples": samples, "exported": (folder / "model.json").is_file()})
+    return out
+
+
+def _submit(queue: JobQueue, storage: Storage, config: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """Check a submission in full (task, parameters, every input decoded), store the inputs as
+    PNG under a new job id, then queue it. Runs in a thread: decoding is not the event loop's."""
+    import uuid
+
+    from atelier.image import load_image, save_image
+    from atelier.tasks.registry import get_task
+
+    name = fields.get("task")
+    if not isinstance(name, str):
+        raise InvalidArgument("give the task to run (field task)")
+    spec = get_task(name)
+    raw = fields.get("params") or "{}"
+    if not isinstance(raw, str):
+        raise InvalidArgument("params must be a JSON object (a text field)")
+    try:
+        params = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"params is not JSON: {exc}") from None
+    from atelier.tasks.registry import TaskContext
+
+    params = spec.validate(params, TaskContext(allow_paths=False, work_dir=storage.home))
+    seed_text = fields.get("seed") or "0"
+    if not isinstance(seed_text, str) or not seed_text.isdigit() or int(seed_text) >= 2**31:
+        raise InvalidArgument(f"seed must be a whole number in [0, 2^31), got {seed_text!r}")
+    known = {i.name: i for i in spec.inputs}
+    extra = [k for k in fields if k not in ("task", "params", "seed") and k not in known]
+    if extra:
+        raise InvalidArgument(f"task {name} has no input {extra[0]!r} (inputs: {', '.join(known) or 'none'})")
+    job_id = uuid.uuid4().hex[:16]
+    images: dict[str, Any] = {}
+    inputs: dict[str, Any] = {}
+    for input_name, input_spec in known.items():
+        value = fields.get(input_name)
+        if value in (None, ""):
+            if input_spec.required:
+                raise InvalidArgument(f"task {name} needs the input {input_name} ({input_spec.kind})")
+            continue
+        if input_spec.kind == "text":
+            if not isinstance(value, str):
+                raise InvalidArgument(f"input {input_name} must be text, not a file")
+            inputs[input_name] = value
+            continue
+        if isinstance(value, str):
+            raise InvalidArgument(f"input {input_name} must be an image file")
+        data = value.file.read(config.max_upload_bytes + 1)
+        if len(data) > config.max_upload_bytes:
+            raise InvalidArgument(f"input {input_name} is larger than {config.max_upload_bytes} bytes")
+        try:
+            images[input_name] = load_image(data, max_pixels=config.max_pixels, max_bytes=config.max_upload_bytes)
+        except AtelierError as exc:
+            raise InvalidArgument(f"input {input_name}: {exc}") from None
+    if spec.long and "run" in params and params["run"] is None:
+        params["run"] = f"{params.get('model', name)}-{job_id}"  # fixed now: a resumed job continues it
+    for input_name, image in images.items():
+        path = storage.input_path(job_id, f"{input_name}.png", create=True)
+        save_image(path, image, overwrite=True)
+        inputs[input_name] = path.name
+    timeout = config.train_timeout if spec.long else config.job_timeout
+    try:
+        job = queue.submit(name, params, inputs, seed=int(seed_text), long=spec.long, timeout=timeout, job_id=job_id)
+    except QueueFull:
+        import shutil
+
+        shutil.rmtree(storage.home / "jobs" / job_id, ignore_errors=True)
+        raise
+    return job.public()

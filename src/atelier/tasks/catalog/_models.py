@@ -1,0 +1,50 @@
+"""Loading a task's model through the process's bounded cache (:data:`~atelier.tasks.model_cache.MODELS`).
+
+A run folder's weights may change while a server runs (a training writes them), so the key of
+a path holds the modification time of its ``model.safetensors``: new weights load anew.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from atelier.tasks.model_cache import MODELS
+
+
+def _version(source: Any) -> float:
+    path = Path(str(source))
+    weights = path / "model.safetensors" if path.is_dir() else path
+    try:
+        return weights.stat().st_mtime
+    except OSError:  # a shipped name: the package's files do not change
+        return 0.0
+
+
+def cached_model(kind: str, source: Any, device: str, load: Callable[[], Any], *extra: Any) -> Any:
+    """``load()``'s model, reused across calls for the same ``(kind, source, device, *extra)``."""
+    return MODELS.get((kind, str(source), device, *extra, _version(source)), load)
+
+
+def check_tile(net: Any, tile: int) -> None:
+    """``InvalidArgument`` when ``tile`` leaves no core inside the overlap ``net`` needs."""
+    from atelier.errors import InvalidArgument
+    from atelier.tasks.restore import min_tile
+
+    if tile < min_tile(net):
+        raise InvalidArgument(
+            f"tile {tile} is too small for this model (it sees {net.receptive_radius} pixels on "
+            f"each side); use tile {min_tile(net)} or more"
+        )
+
+
+def model_named(*keywords: str, param: str = "model") -> Callable[[Any, dict[str, Any]], None]:
+    """A task's precheck: ``params[param]`` is one of ``keywords``, None, or a model the
+    context can find (:meth:`~atelier.tasks.registry.TaskContext.model_source`)."""
+
+    def check(ctx: Any, params: dict[str, Any]) -> None:
+        value = params.get(param)
+        if value is not None and value not in keywords:
+            ctx.model_source(value)
+
+    return check

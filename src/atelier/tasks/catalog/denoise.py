@@ -1,0 +1,43 @@
+"""Task ``denoise``: remove Gaussian-like noise with the shipped DnCNN (or a trained one, or NLM)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import numpy as np
+
+from atelier.ops.registry import Range
+from atelier.tasks.catalog._models import cached_model, check_tile, model_named
+from atelier.tasks.registry import InputSpec, TaskContext, TaskResult, register_task
+from atelier.tasks.tiling import DEFAULT_TILE
+
+
+@register_task("denoise", inputs=[InputSpec("image", "image", help="The noisy photo.")], category="restore",
+               precheck=model_named("nlm"))
+def denoise_task(
+    ctx: TaskContext,
+    image: np.ndarray,
+    *,
+    sigma: Annotated[float | None, Range(0, 255), "noise level in 8-bit units; none: estimate it"] = None,
+    model: Annotated[str, "denoise (shipped), nlm (OpenCV non-local means) or a run"] = "denoise",
+    tile: Annotated[int, Range(16, 8192), "largest tile side in input pixels (bounds memory)"] = DEFAULT_TILE,
+) -> TaskResult:
+    """Remove noise with a DnCNN denoiser; the noise level is estimated unless given (alpha kept)."""
+    from atelier.errors import InvalidArgument
+    from atelier.tasks.restore import denoise, load_denoiser
+
+    device = ctx.torch_device()
+    if model == "nlm":
+        net: object = "nlm"
+    else:
+        source = ctx.model_source(model)
+        net = cached_model("denoise", source, device, lambda: load_denoiser(source, device=device))
+        check_tile(net, tile)
+        if not net.config.noise_map and sigma is not None:
+            raise InvalidArgument(f"model {model} is a blind denoiser: it takes no sigma")
+    ctx.report(0, 1, "denoising")
+    kwargs = {} if ctx.max_pixels is None else {"max_pixels": ctx.max_pixels}
+    out, level = denoise(image, sigma="auto" if sigma is None else sigma, model=net, tile=tile,
+                         device=device, return_sigma=True, **kwargs)
+    ctx.report(1, 1, "denoised")
+    return TaskResult(images={"image": out}, data={"sigma": round(float(level), 2)})

@@ -1,0 +1,40 @@
+"""Task ``upscale``: x2, x3 or x4 super-resolution with a shipped or trained network."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import numpy as np
+
+from atelier.ops.registry import Range
+from atelier.tasks.catalog._models import cached_model, check_tile, model_named
+from atelier.tasks.registry import InputSpec, TaskContext, TaskResult, register_task
+from atelier.tasks.tiling import DEFAULT_TILE
+
+
+@register_task("upscale", inputs=[InputSpec("image", "image", help="The photo to enlarge.")], category="restore",
+               precheck=model_named("auto", "bicubic"))
+def upscale_task(
+    ctx: TaskContext,
+    image: np.ndarray,
+    *,
+    scale: Annotated[Literal[2, 3, 4], "enlargement factor"] = 4,
+    model: Annotated[str, "auto (the shipped sr-xN for the scale), bicubic, a shipped name or a run"] = "auto",
+    tile: Annotated[int, Range(16, 8192), "largest tile side in input pixels (bounds memory)"] = DEFAULT_TILE,
+) -> TaskResult:
+    """Upscale an image 2, 3 or 4 times with a super-resolution network (alpha kept)."""
+    from atelier.tasks.restore import load_sr_model, upscale
+
+    device = ctx.torch_device()
+    if model == "bicubic":
+        net: object = "bicubic"
+    else:
+        source = None if model == "auto" else ctx.model_source(model)
+        net = cached_model("sr", source or f"sr-x{scale}", device,
+                           lambda: load_sr_model(source, scale, device=device), scale)
+        check_tile(net, tile)
+    ctx.report(0, 1, "upscaling")
+    kwargs = {} if ctx.max_pixels is None else {"max_pixels": ctx.max_pixels}
+    out = upscale(image, scale=scale, model=net, tile=tile, device=device, **kwargs)
+    ctx.report(1, 1, "upscaled")
+    return TaskResult(images={"image": out})
