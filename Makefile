@@ -7,9 +7,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 LOCK   := requirements.lock
 
-.PHONY: run test lock test-latest
+.PHONY: run demo test lock test-latest
 
+# the studio on http://127.0.0.1:7860 (web page, REST API, job queue in ~/.atelier)
 run: $(VENV)/.installed
+	$(BIN)/atelier serve
+
+# the demo contact sheet: every capability on bundled images, written to demo/
+demo: $(VENV)/.installed
 	$(BIN)/atelier demo -o demo --overwrite
 
 test: $(VENV)/.installed-test

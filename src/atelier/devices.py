@@ -3,10 +3,14 @@
 ``select_device`` turns a user's device name into a ``torch.device`` or raises
 ``InvalidArgument`` with one line that says what is wrong: an unknown name (``tpu``,
 ``gpu``), or a real device that this machine lacks (``cuda`` without a CUDA GPU).
+``resolve_device`` is what every task calls: ``None`` means where the given model already
+is, any name goes through ``select_device``.
 
 Example
 -------
 >>> select_device("cpu")
+device(type='cpu')
+>>> resolve_device(None, torch.nn.Linear(2, 2))
 device(type='cpu')
 >>> select_device("tpu")
 Traceback (most recent call last):
@@ -15,6 +19,8 @@ atelier.errors.InvalidArgument: unknown device 'tpu'; use auto, cpu, cuda, cuda:
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 
@@ -58,3 +64,31 @@ def select_device(name: str | torch.device = "auto") -> torch.device:
     if device.type == "mps" and not _mps_available():
         raise InvalidArgument(f"device {name!r} asked for, but no Apple MPS device is available")
     return device
+
+
+def model_device(model: Any) -> torch.device | None:
+    """Where ``model`` is: a module's first parameter (or buffer), an object's ``device``
+    attribute (a wrapper such as a loaded diffusion model), else None (a path, a name)."""
+    if isinstance(model, torch.nn.Module):
+        tensor = next(model.parameters(), None)
+        if tensor is None:
+            tensor = next(model.buffers(), None)
+        return tensor.device if tensor is not None else torch.device("cpu")
+    device = getattr(model, "device", None)
+    return device if isinstance(device, torch.device) else None
+
+
+def resolve_device(
+    device: str | torch.device | None = "auto", model: Any = None, *, fallback: str = "auto"
+) -> torch.device:
+    """The device a task runs on, the one rule for every task.
+
+    ``device`` None: where ``model`` already is (see :func:`model_device`), or ``fallback``
+    when there is no loaded model (``model`` None, a path or a name). Any other value is a
+    name for :func:`select_device` (``auto``, ``cpu``, ``cuda:1``, a ``torch.device``):
+    an unknown or unavailable device is one ``InvalidArgument`` line.
+    """
+    if device is None:
+        where = model_device(model) if model is not None else None
+        return where if where is not None else select_device(fallback)
+    return select_device(device)

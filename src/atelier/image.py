@@ -147,7 +147,7 @@ def _too_many_bytes(size: str, max_bytes: int) -> str:
     megapixels = (max_bytes - METADATA_BYTES) / BYTES_PER_PIXEL / 1e6
     return (
         f"file is {size}, over the limit of {_megabytes(max_bytes)} for images of up to "
-        f"{megapixels:.6g} megapixels; raise max_pixels (--max-pixels) if you trust this file"
+        f"{megapixels:.6g} megapixels; raise max_pixels if you trust this file"
     )
 
 
@@ -335,7 +335,7 @@ def _decoder_message(exc: BaseException) -> str:
 def _too_large(pixels: int, limit: int, size: str = "") -> str:
     return (
         f"{size}{pixels / 1e6:.6g} megapixels is over the limit of {limit / 1e6:.6g}; "
-        f"raise max_pixels (--max-pixels) if you trust this file"
+        f"raise max_pixels if you trust this file"
     )
 
 
@@ -797,7 +797,7 @@ def save_image(
     path = Path(path)
     fmt = _format_for(path, format)
     if path.exists() and not overwrite:
-        raise OutputExists(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+        raise OutputExists(f"{path} exists; pass overwrite=True to replace it")
     if path.is_dir():
         raise OutputExists(f"{path} is a folder")
     data = encode_image(image, fmt, quality=quality, background=background)
@@ -920,7 +920,7 @@ def _make_parent(path: Path) -> None:
 
 
 def _exists_error(path: Path) -> OutputExists:
-    return OutputExists(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+    return OutputExists(f"{path} exists; pass overwrite=True to replace it")
 
 
 # link() is not supported everywhere (FAT, some network and FUSE file systems).

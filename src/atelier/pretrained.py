@@ -156,10 +156,10 @@ def _one_line(text: str) -> str:
 
 def _load_folder(folder: Path, what: str, device: str):
     """``load_model`` with every failure as one ``InvalidArgument`` line naming ``what``."""
-    from atelier.devices import select_device
+    from atelier.devices import resolve_device
     from atelier.models import load_model
 
-    device = str(select_device(device))  # an unknown or missing device is its own error, first
+    device = str(resolve_device(device))  # an unknown or missing device is its own error, first
     try:
         return load_model(folder, device=device)
     except AtelierError as exc:
@@ -172,15 +172,15 @@ def load_pretrained(name: str, *, root: str | os.PathLike | None = None, device:
     Raises ``UnknownName`` for a name not in ``PRETRAINED``, and ``InvalidArgument`` when
     this install does not hold the weights (saying how to train them) or a file is corrupt.
     """
-    from atelier.devices import select_device
+    from atelier.devices import resolve_device
 
     spec = lookup(PRETRAINED, name, "shipped model")
-    device = str(select_device(device))
+    device = str(resolve_device(device))
     folder = pretrained_dir(name, root=root)
     if not is_installed(name, root=root):
         raise InvalidArgument(
             f"the shipped weights {name!r} are not in this install (no {folder}); train them "
-            f"with `{spec.train_command}`, then pass `--model RUN` (model=RUN in Python)"
+            f"with `{spec.train_command}`, then pass model=RUN"
         )
     return _load_folder(folder, f"the shipped weights {name!r}", device)
 
@@ -246,11 +246,11 @@ def load_restoration_model(source: Any, *, device: str = "cpu", root: str | os.P
     """
     import torch
 
-    from atelier.devices import select_device
+    from atelier.devices import resolve_device
 
     if isinstance(source, torch.nn.Module):
         return source
-    device = str(select_device(device))  # before any file is read
+    device = str(resolve_device(device))  # before any file is read
     if isinstance(source, str) and source in PRETRAINED:
         return load_pretrained(source, root=root, device=device)
     if not isinstance(source, (str, os.PathLike)):
@@ -265,12 +265,12 @@ def load_restoration_model(source: Any, *, device: str = "cpu", root: str | os.P
         path = path.parent
     elif not path.exists():
         raise InvalidArgument(
-            f"--model {source}: no such run folder or file, and not a shipped model "
+            f"model {source}: no such run folder or file, and not a shipped model "
             f"({', '.join(sorted(PRETRAINED))})"
         )
     elif not path.is_dir():
-        raise InvalidArgument(f"--model {source}: give a run folder or its {WEIGHTS_FILE}")
-    return _load_folder(path, f"--model {source}", device)
+        raise InvalidArgument(f"model {source}: give a run folder or its {WEIGHTS_FILE}")
+    return _load_folder(path, f"model {source}", device)
 
 
 _REFERENCES = ("val_bicubic", "val_noisy", "val_telea", "val_content", "val_style")

@@ -125,15 +125,15 @@ FILE_OR_FOLDER = {
     "gif": (["edit", "photo.jpg", "-o", "x.gif", "equalize"], "atelier cannot write GIF files"),
     "unknown suffix": (["edit", "photo.jpg", "-o", "x.txt", "equalize"], ".txt is not an image format"),
     "several inputs": (["edit", "photo.jpg", "b.jpg", "-o", "one.png", "equalize"],
-                       "-o one.png names a file, but 2 images would be written; give a folder"),
+                       "output one.png names a file, but 2 images would be written; give a folder"),
     "folder input": (["edit", "photos", "-o", "new.png", "equalize"],
-                     "-o new.png names a file, but 2 images would be written; give a folder"),
+                     "output new.png names a file, but 2 images would be written; give a folder"),
     "glob input": (["edit", "photos/*.png", "-o", "new.webp", "equalize"], "names a file"),
     "folder to gif": (["edit", "photos", "-o", "new.gif", "equalize"], "names a file"),
     "--format gif": (["edit", "photos", "-o", "out", "--format", "gif", "equalize"],
-                     "--format gif: atelier cannot write GIF files"),
+                     "format gif: atelier cannot write GIF files"),
     "--format disagrees": (["edit", "photo.jpg", "-o", "x.png", "--format", "jpg", "equalize"],
-                           "-o x.png and --format jpg disagree"),
+                           "output x.png and format jpg disagree"),
     "upscale gif": (["upscale", "photo.jpg", "-o", "x.gif"], "atelier cannot write GIF files"),
     "upscale several": (["upscale", "photo.jpg", "b.jpg", "-o", "one.png"], "names a file"),
     "denoise folder": (["denoise", "photos", "-o", "new.png"], "names a file"),
@@ -168,11 +168,11 @@ def test_right_outputs_still_work(work, capsys):
 
 def test_data_that_is_a_file(work, capsys):
     assert atelier("evaluate", "sr", "--data", "photo.jpg") == 2
-    _one_error(capsys, "--data photo.jpg is a file", "folder of images")
+    _one_error(capsys, "data photo.jpg is a file", "folder of images")
     from atelier.data import make_dataset
     from atelier.errors import InvalidArgument
 
-    with pytest.raises(InvalidArgument, match="photo.jpg is a file; --data takes a folder of images, an IDX file pair or a dataset name"):
+    with pytest.raises(InvalidArgument, match="photo.jpg is a file; data takes a folder of images, an IDX file pair or a dataset name"):
         make_dataset("photo.jpg", size=32)
 
 

@@ -97,7 +97,7 @@ def test_model_errors_are_one_line_before_any_file(tmp_path, photos, capsys, mon
     deep = tmp_path / "deep"  # receptive radius 2 * 6 + 4 = 16: a tile needs 33 pixels
     save_model(build_model("edsr", {"scale": 2, "width": 4, "blocks": 6}), deep)
     err = _one_line_exit_2(capsys, "upscale", photos, "-o", out, "--scale", "2", "--model", deep, "--tile", "32")
-    assert "--tile 32 is too small" in err and "--tile 33" in err
+    assert "tile 32 is too small" in err and "use tile 33 or more" in err
     assert not out.exists()
 
 

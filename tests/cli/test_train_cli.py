@@ -131,12 +131,12 @@ def test_resume_applies_a_new_learning_rate(trained):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--set", "width=8"], "model.width cannot change on --resume (it is 4 in the run)"),
-        (["--set", "batch_size=16"], "train.batch_size cannot change on --resume (it is 8 in the run)"),
+        (["--set", "width=8"], "model.width cannot change when a run continues (it is 4 in the run)"),
+        (["--set", "batch_size=16"], "train.batch_size cannot change when a run continues (it is 8 in the run)"),
         (["--set", "seed=3"], "is ambiguous"),
-        (["--set", "train.seed=3"], "train.seed cannot change on --resume (it is 0 in the run)"),
-        (["--set", "split=0:16"], "data.split cannot change on --resume (it is [0, 32] in the run)"),
-        (["--set", "ema_decay=0.9"], "train.ema_decay cannot be switched on on --resume"),
+        (["--set", "train.seed=3"], "train.seed cannot change when a run continues (it is 0 in the run)"),
+        (["--set", "split=0:16"], "data.split cannot change when a run continues (it is [0, 32] in the run)"),
+        (["--set", "ema_decay=0.9"], "train.ema_decay cannot be switched on when a run continues"),
         (["--set", "steps=1"], "train.steps=1 is below the step the run has reached (2)"),
         (["--data", "shapes"], "--data: --resume RUN continues the run"),
         (["--lr-scale", "0.5"], "--lr-scale: --resume RUN continues the run"),

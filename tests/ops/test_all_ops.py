@@ -50,6 +50,9 @@ SAMPLE_ARGS = {
     "blend": lambda im: {"images": (_other(im), im), "weights": (1.0, 2.0, 1.0)},
     "pyramid_blend": lambda im: {"other": _other(im), "mask": _mask(im), "levels": 4},
     "seamless_clone": lambda im: {"source": _other(im), "mask": _mask(im)},
+    "inpaint_telea": lambda im: {"mask": _mask(im), "radius": 3.0},
+    "inpaint_ns": lambda im: {"mask": _mask(im)},
+    "inpaint_biharmonic": lambda im: {"mask": _mask(im)},
 }
 
 

@@ -125,7 +125,7 @@ def test_demo_command(tmp_path, capsys, monkeypatch):
     assert "1 cards" in capsys.readouterr().out
     assert (tmp_path / "demo" / "index.html").read_text().count("<figure") == 1
     assert atelier("demo", "-o", tmp_path / "demo") == 2
-    assert "--overwrite" in capsys.readouterr().err
+    assert "pass overwrite=True to replace the demo" in capsys.readouterr().err
     assert atelier("demo", "-o", tmp_path / "demo", "--overwrite") == 0
 
 

@@ -174,4 +174,4 @@ def test_cli_with_model_and_errors(style_run, tmp_path, pair, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and match in err[0], err
     assert atelier("train", "style", "--data", style_run / "photos", "--out", tmp_path / "r") == 2
-    assert "needs --style" in capsys.readouterr().err
+    assert "needs a style image (data.style)" in capsys.readouterr().err

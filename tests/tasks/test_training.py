@@ -8,7 +8,7 @@ import pytest
 
 from atelier.errors import InvalidArgument, UnknownName
 from atelier.models import load_model
-from atelier.tasks.training import load_run_spec, resolve_run, train_run
+from atelier.tasks.training import fine_tune_spec, load_run_spec, resolve_run, train_run
 from tests.cli.test_cli import atelier
 
 TINY = ["resolution=16", "width=8", "batch_size=8", "checkpoint_every=3", "log_every=3"]
@@ -52,7 +52,7 @@ def test_recipe_suggestions_can_be_overridden():
 @pytest.mark.parametrize(
     "overrides,error,match",
     [
-        (["warp=3"], InvalidArgument, "unknown --set key 'warp'"),
+        (["warp=3"], InvalidArgument, "unknown setting 'warp'"),
         (["model.resolution=48"], InvalidArgument, "resolution"),
         (["steps"], InvalidArgument, "key=value"),
     ],
@@ -78,10 +78,15 @@ def test_train_resume_and_fine_tune(tmp_path):
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [3, 6, 9]
     # fine-tune from the run with the first 2 discriminator blocks frozen
-    tuned = resolve_run("dcgan", data="shapes", overrides=TINY + ["steps=3", "channels=1"])
-    tuned["fine_tune"] = {"init_from": str(run), "freeze_d": 2, "freeze": [], "lr_scale": 0.1}
+    # (the model settings are the source's, except those this run sets: resolution=32 here)
+    wider = resolve_run("dcgan", data="shapes", overrides=["resolution=32", "width=16", "channels=1"])
+    kept = fine_tune_spec(wider, init_from=run, overrides=["resolution=32"])
+    assert (kept["model_config"]["resolution"], kept["model_config"]["width"]) == (32, 8)
+    tuned = resolve_run("dcgan", data="shapes", overrides=TINY[2:] + ["steps=3", "channels=1", "width=16"])
+    tuned = fine_tune_spec(tuned, init_from=run, freeze_d=2, lr_scale=0.1, overrides=["steps=3"])
+    assert tuned["fine_tune"] == {"init_from": str(run), "freeze_d": 2, "freeze": [], "lr_scale": 0.1}
     out = train_run(tuned, tmp_path / "tuned", sample_count=8)
-    assert load_model(out).config.resolution == 16
+    assert (load_model(out).config.resolution, load_model(out).config.width) == (16, 8)
 
 
 def test_cli_train_and_errors(tmp_path, capsys):
@@ -96,4 +101,4 @@ def test_cli_train_and_errors(tmp_path, capsys):
     assert atelier("train", "vae", "--data", "digits", "--out", tmp_path / "w", "--set", "nope=1") == 2
     assert atelier("train", "vae", "--data", tmp_path / "missing", "--out", tmp_path / "x") == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert "unknown --set key 'nope'" in err[-2] and "no such file" in err[-1]
+    assert "unknown setting 'nope'" in err[-2] and "no such file" in err[-1]

@@ -271,8 +271,8 @@ def test_cli_errors_are_one_line(photos, tmp_path, capsys):
         (("sr", "--data", tmp_path / "empty", "--out", tmp_path / "o"), "no images found"),
         (("sr", "--data", tmp_path / "small", "--out", tmp_path / "o", "--set", "holdout=0"), "larger than every photo"),
         (("denoise", "--data", photos, "--sigma", "50:10", "--out", tmp_path / "o"), "0 <= low <= high"),
-        (("vae", "--data", "digits", "--scale", "4", "--out", tmp_path / "o"), "--scale does not apply to vae"),
-        (("sr", "--data", photos, "--sigma", "0:50", "--out", tmp_path / "o"), "--sigma does not apply to edsr"),
+        (("vae", "--data", "digits", "--scale", "4", "--out", tmp_path / "o"), "model.scale does not apply to vae"),
+        (("sr", "--data", photos, "--sigma", "0:50", "--out", tmp_path / "o"), "hyper.sigma does not apply to edsr"),
         (("sr", "--data", photos, "--val", tmp_path / "missing", "--out", tmp_path / "o"), "--val"),
         (("sr", "--data", photos, "--scale", "5", "--out", tmp_path / "o"), "scale must be 2, 3 or 4"),
     ]

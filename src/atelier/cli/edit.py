@@ -6,10 +6,10 @@ from typing import List, Optional
 
 import typer
 
-from atelier.cli.files import check_format, run_files
+from atelier.cli.files import run_files
 from atelier.image import DEFAULT_MAX_PIXELS
 from atelier.ops.pipeline import Pipeline
-from atelier.tasks.batch import SaveOptions, plan_jobs
+from atelier.tasks.batch import SaveOptions, check_format, plan_jobs
 
 
 def edit(

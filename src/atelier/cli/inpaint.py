@@ -52,10 +52,8 @@ def inpaint(
 ) -> None:
     """Fill the masked part of IMAGE; every other pixel is kept exactly."""
     from atelier.image import load_image, save_image
-    from atelier.tasks.inpaint import box_mask
+    from atelier.tasks.inpaint import box_mask, diffusion_source
     from atelier.tasks.inpaint import inpaint as inpaint_image
-
-    from atelier.tasks.inpaint import _diffusion_source
 
     check_image_output(output, overwrite=overwrite)
     if (mask is None) == (not box):
@@ -64,7 +62,7 @@ def inpaint(
     flags = {"prompt": prompt, "label": label, "steps": steps, "resample": resample, "sampler": sampler,
              "guidance": guidance, "seed": seed}
     options = {k: v for k, v in flags.items() if v is not None}
-    diffusion = _diffusion_source(method) is not None
+    diffusion = diffusion_source(method) is not None
     if options and not diffusion:
         named = ", ".join(f"--{k}" for k in options)
         raise InvalidArgument(f"{named}: options of --method diffusion[:RUN], not of --method {method}")

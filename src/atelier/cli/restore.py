@@ -22,13 +22,13 @@ from typing import Any, Callable, List, Optional
 import numpy as np
 import typer
 
-from atelier.cli.files import check_format, run_files
+from atelier.cli.files import run_files
 from atelier.cli.progress import progress_bar
 from atelier.devices import DEVICE_HELP, select_device
 from atelier.errors import InvalidArgument
 from atelier.image import DEFAULT_MAX_PIXELS
 from atelier.tasks.tiling import DEFAULT_TILE
-from atelier.tasks.batch import SaveOptions, plan_jobs
+from atelier.tasks.batch import SaveOptions, check_format, plan_jobs
 
 
 class _Edit:
@@ -58,16 +58,6 @@ def parse_sigma(text: str) -> float | str:
     if not 0 <= value <= 255:
         raise InvalidArgument(f"--sigma must be in [0, 255] (8-bit units), got {text}")
     return value
-
-
-def _check_tile(net, tile: int) -> None:
-    from atelier.tasks.restore import min_tile
-
-    if tile < min_tile(net):
-        raise InvalidArgument(
-            f"--tile {tile} is too small for this model (it sees {net.receptive_radius} pixels on "
-            f"each side); use --tile {min_tile(net)} or more"
-        )
 
 
 def _run_batch(
@@ -118,14 +108,14 @@ def upscale(
     max_pixels: int = _MAX_PIXELS,
 ) -> None:
     """Upscale images 2, 3 or 4 times with a super-resolution network (alpha kept)."""
-    from atelier.tasks.restore import load_sr_model
+    from atelier.tasks.restore import check_model_tile, load_sr_model
     from atelier.tasks.restore import upscale as upscale_image
 
     check_format(format)
     dev = str(select_device(device))
     jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)  # every -o mistake first
     net = load_sr_model(model, scale, device=dev)  # every model error before any image is read
-    _check_tile(net, tile)
+    check_model_tile(net, tile)
     fn = partial(upscale_image, scale=scale, model=net, tile=tile, device=dev, max_pixels=max_pixels)
     _run_batch("upscaling", fn, jobs, output, format=format, quality=quality, overwrite=overwrite,
                workers=workers, max_pixels=max_pixels)
@@ -154,19 +144,16 @@ def denoise(
     With --sigma auto the level is estimated per image and printed on stderr
     (`photo.png: estimated noise sigma 23.4`).
     """
+    from atelier.tasks.restore import check_denoiser_sigma, check_model_tile, load_denoiser
     from atelier.tasks.restore import denoise as denoise_image
-    from atelier.tasks.restore import load_denoiser
 
     check_format(format)
     level = parse_sigma(sigma)
     dev = str(select_device(device))
     jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)  # every -o mistake first
     net = load_denoiser(model, device=dev)  # every model error before any image is read
-    if net != "nlm" and not net.config.noise_map and level != "auto":
-        raise InvalidArgument(
-            f"--model {model or 'denoise'} is a blind denoiser: it takes no --sigma; use --sigma auto"
-        )
-    _check_tile(net, tile)
+    check_denoiser_sigma(net, level, model)
+    check_model_tile(net, tile)
     if level == "auto":  # say the level found in each image
         fn = partial(_denoise_noting_sigma, sigma=level, model=net, tile=tile, device=dev, max_pixels=max_pixels)
     else:

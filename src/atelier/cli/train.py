@@ -9,7 +9,6 @@ photos (the last tenth, or ``--val DIR``) and keeping the best checkpoint.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict
 from pathlib import Path
 from typing import Iterator, List, Optional
 
@@ -17,7 +16,15 @@ import typer
 
 from atelier.cli.progress import progress_bar, warnings_on_one_line
 from atelier.errors import InvalidArgument
-from atelier.tasks.training import MODEL_ALIASES, check_run_folder, resolve_run, resume_spec, run_step, train_run
+from atelier.tasks.training import (
+    MODEL_ALIASES,
+    check_run_folder,
+    fine_tune_spec,
+    resolve_run,
+    resume_spec,
+    run_step,
+    train_run,
+)
 
 
 def train(
@@ -91,24 +98,8 @@ def train(
         if (run / "checkpoints").exists():
             raise InvalidArgument(f"{run} already holds a run; continue it with --resume {run}")
         spec = resolve_run(model, data=data, overrides=sets, config_file=config, flags=flags)
-        if init_from is not None:
-            from atelier.models import load_model
-
-            source = load_model(init_from)
-            # the source's architecture, except what this command sets (--scale, --set model.x)
-            keys = [*flags, *(item.split("=", 1)[0].strip() for item in sets)]
-            chosen = {k.removeprefix("model.") for k in keys} & set(spec["model_config"])
-            spec["model_config"] = {
-                **spec["model_config"],
-                **asdict(source.config),
-                **{k: spec["model_config"][k] for k in chosen},
-            }
-        spec["fine_tune"] = {
-            "init_from": init_from,
-            "freeze_d": freeze_d,
-            "freeze": list(freeze),
-            "lr_scale": lr_scale,
-        }
+        spec = fine_tune_spec(spec, init_from=init_from, freeze_d=freeze_d, freeze=freeze, lr_scale=lr_scale,
+                              overrides=sets, flags=flags)
     from atelier.train.distributed import DistributedEnv
 
     main = DistributedEnv.from_environ().is_main  # under torchrun, rank 0 alone reports

@@ -55,7 +55,7 @@ def list_images(root: str | os.PathLike) -> list[Path]:
         raise InvalidArgument(f"{root}: no such folder; check the dataset path")
     if root.is_file():
         raise InvalidArgument(
-            f"{root} is a file; --data takes a folder of images, an IDX file pair or a dataset "
+            f"{root} is a file; data takes a folder of images, an IDX file pair or a dataset "
             f"name (see `atelier datasets`)"
         )
     files = sorted(

@@ -1,4 +1,4 @@
-"""Classic edits on numpy images: colour, filters, geometry, compositing.
+"""Classic edits on numpy images: colour, filters, geometry, compositing, inpainting.
 
 Every op is a plain function (numpy in, numpy out, dtype preserved) registered by name, so the
 command line and pipelines can find it: ``get_op("equalize")``, ``list_ops()``.
@@ -18,6 +18,7 @@ from atelier.ops import (  # noqa: F401  (registers the ops)
     filters,
     geometry,
     histogram,
+    inpaint,
 )
 from atelier.ops.color import *  # noqa: F401,F403
 from atelier.ops.color_spaces import *  # noqa: F401,F403
@@ -25,5 +26,6 @@ from atelier.ops.composite import *  # noqa: F401,F403
 from atelier.ops.filters import *  # noqa: F401,F403
 from atelier.ops.geometry import *  # noqa: F401,F403
 from atelier.ops.histogram import *  # noqa: F401,F403
+from atelier.ops.inpaint import *  # noqa: F401,F403
 from atelier.ops.pipeline import Pipeline, Stage, apply_pipeline
 from atelier.ops.registry import OpSpec, ParamSpec, Range, get_op, list_ops, register

@@ -25,7 +25,7 @@ Example
 >>> import tempfile
 >>> from fastapi.testclient import TestClient
 >>> app = create_app(StudioConfig(home=tempfile.mkdtemp(), workers=0))
->>> with TestClient(app) as client:
+>>> with TestClient(app, base_url="http://127.0.0.1:7860") as client:  # the guard wants a loopback Host
 ...     client.get("/api/health").json()["queue"]
 {}
 """

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.responses import FileResponse
+from pydantic import BaseModel
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -17,8 +18,20 @@ from atelier.server.queue import JobQueue, QueueFull
 from atelier.server.storage import Storage
 from atelier.tasks.registry import is_safe_name
 
-_ID = r"^[A-Za-z0-9_-]{1,64}$"
-_NAME = r"^[A-Za-z0-9_.-]{1,100}$"
+
+
+class ErrorDetail(BaseModel):
+    """Every error answer: one line saying what was wrong and what to do."""
+
+    detail: str
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error codes a route answers with."""
+    what = {400: "bad task, parameters or input", 404: "no such thing", 409: "not in a state for that",
+            413: "upload too large", 429: "the queue is full"}
+    return {code: {"model": ErrorDetail, "description": what[code]} for code in codes}
+
 
 
 def _job_form_schema() -> dict[str, Any]:
@@ -65,7 +78,7 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
 
         return [t.describe() for t in list_tasks()]
 
-    @app.get("/api/tasks/{name}", summary="One task")
+    @app.get("/api/tasks/{name}", summary="One task", responses=_errors(404))
     def task(name: str) -> dict[str, Any]:
         from atelier.tasks.registry import get_task
 
@@ -102,8 +115,7 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
         return out
 
     @app.post("/api/jobs", status_code=202, summary="Submit a job", openapi_extra=_job_form_schema(),
-              responses={400: {"description": "bad task, parameters or input"},
-                         413: {"description": "upload too large"}, 429: {"description": "queue full"}})
+              responses=_errors(400, 413, 429))
     async def submit(request: Request) -> dict[str, Any]:
         try:
             form = await read_form(request, config.max_upload_bytes)
@@ -125,11 +137,12 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
              status: str | None = Query(None, pattern="^(queued|running|done|failed|cancelled|interrupted)$")):
         return [j.public() for j in queue.list(limit=limit, status=status)]
 
-    @app.get("/api/jobs/{job_id}", summary="One job")
+    @app.get("/api/jobs/{job_id}", summary="One job", responses=_errors(404))
     def job(job_id: str) -> dict[str, Any]:
         return _job(queue, job_id).public()
 
-    @app.get("/api/jobs/{job_id}/events", summary="Server-Sent Events of a job")
+    @app.get("/api/jobs/{job_id}/events", summary="Server-Sent Events of a job",
+             responses={**_errors(404), 200: {"content": {"text/event-stream": {}}}})
     async def events(job_id: str, request: Request, after: int = Query(0, ge=0, le=2**62)):
         _job(queue, job_id)
         last = request.headers.get("last-event-id", "")
@@ -137,7 +150,7 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
         return EventSourceResponse(job_events(request, queue, job_id, start), ping=15)
 
     @app.get("/api/jobs/{job_id}/outputs/{name}", summary="A result image (PNG)",
-             response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+             response_class=FileResponse, responses={**_errors(404), 200: {"content": {"image/png": {}}}})
     def output(job_id: str, name: str):
         job = _job(queue, job_id)
         files = {o["name"]: o["file"] for o in (job.result or {}).get("outputs", [])}
@@ -146,7 +159,7 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
         return _png(storage.output_path(job_id, files[name]))
 
     @app.get("/api/jobs/{job_id}/inputs/{name}", summary="An uploaded input image (PNG)",
-             response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+             response_class=FileResponse, responses={**_errors(404), 200: {"content": {"image/png": {}}}})
     def input_image(job_id: str, name: str):
         job = _job(queue, job_id)
         stored = job.inputs.get(name)
@@ -154,12 +167,13 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
             raise _error(404, f"job {job_id} has no input image {name!r}")
         return _png(storage.input_path(job_id, stored))
 
-    @app.post("/api/jobs/{job_id}/cancel", summary="Cancel a job")
+    @app.post("/api/jobs/{job_id}/cancel", summary="Cancel a job", responses=_errors(404))
     def cancel(job_id: str) -> dict[str, Any]:
         _job(queue, job_id)
         return queue.cancel(job_id).public()
 
-    @app.post("/api/jobs/{job_id}/resume", summary="Queue an interrupted, failed or cancelled job again")
+    @app.post("/api/jobs/{job_id}/resume", summary="Queue an interrupted, failed or cancelled job again",
+              responses=_errors(404, 409))
     def resume(job_id: str) -> dict[str, Any]:
         job = _job(queue, job_id)
         if job.status not in ("interrupted", "failed", "cancelled"):
@@ -170,7 +184,7 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
     def runs() -> list[dict[str, Any]]:
         return _runs(storage)
 
-    @app.get("/api/runs/{name}", summary="A run: settings, loss curves, sample grids")
+    @app.get("/api/runs/{name}", summary="A run: settings, loss curves, sample grids", responses=_errors(404))
     def run(name: str) -> dict[str, Any]:
         folder = _run_folder(storage, name)
         records = []
@@ -185,7 +199,7 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
         return {**summary, "log": records}
 
     @app.get("/api/runs/{name}/samples/{file}", summary="A run's sample grid (PNG)",
-             response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+             response_class=FileResponse, responses={**_errors(404), 200: {"content": {"image/png": {}}}})
     def run_sample(name: str, file: str):
         if not is_safe_name(file) or not file.endswith(".png"):
             raise _error(404, "no such sample")

@@ -2,7 +2,9 @@
 
 Inputs from a folder keep their path relative to that folder under the output folder; single
 files and glob matches land directly in it. Every job loads, edits and saves one image; a bad
-file becomes a failed ``JobResult`` and the batch goes on.
+file becomes a failed ``JobResult`` and the batch goes on. :func:`run_batch` counts the
+results into a :class:`BatchSummary`, whose ``exit_code`` is the batch's verdict (0 all
+written, 1 some failed, 2 none); the command line only prints.
 
 Example
 -------
@@ -13,6 +15,9 @@ Example
 >>> jobs = plan_jobs([os.path.join(root, "in")], os.path.join(root, "out"))
 >>> [r.ok for r in run_jobs(jobs, Pipeline.parse("flip"), workers=1)]
 [True]
+>>> summary = run_batch(jobs, Pipeline.parse("flip"), options=SaveOptions(overwrite=True))
+>>> summary.done, summary.failed, summary.exit_code
+(1, 0, 0)
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -96,13 +101,41 @@ OTHER_IMAGE_SUFFIXES = (
 SUPPORTED = ", ".join(list(FORMATS)[:-1]) + " or " + list(FORMATS)[-1]
 
 
-def image_suffix_error(output: str | os.PathLike, option: str = "-o") -> str | None:
-    """The one-line error for an image file path atelier cannot write, or None when it can.
+#: The format names ``format`` takes (a suffix without its dot).
+FORMAT_NAMES = "png, jpg, webp, tif or bmp"
+
+
+def check_format(format: str | None) -> None:
+    """One clear line for an unknown ``format`` (or one atelier cannot write, like gif).
+
+    Example
+    -------
+    >>> check_format("PNG"); check_format(None)
+    >>> check_format("gif")
+    Traceback (most recent call last):
+    ...
+    atelier.errors.InvalidArgument: format gif: atelier cannot write GIF files; use png, jpg, webp, tif or bmp
+    """
+    if format is None:
+        return
+    if not isinstance(format, str):
+        raise InvalidArgument(f"format must be a name such as png, got {format!r}")
+    key = format.lower().strip().lstrip(".")
+    if "." + key in FORMATS:
+        return
+    if "." + key in OTHER_IMAGE_SUFFIXES:
+        raise InvalidArgument(f"format {format}: atelier cannot write {key.upper()} files; use {FORMAT_NAMES}")
+    raise InvalidArgument(f"unknown format {format!r}; use {FORMAT_NAMES}")
+
+
+def image_suffix_error(output: str | os.PathLike, option: str = "output") -> str | None:
+    """The one-line error for an image file path atelier cannot write, or None when it can;
+    ``option`` is how the message names the path (``-o`` on the command line).
 
     Example
     -------
     >>> print(image_suffix_error("x.gif"))
-    -o x.gif: atelier cannot write GIF files; use .png, .jpg, .jpeg, .webp, .tif, .tiff or .bmp
+    output x.gif: atelier cannot write GIF files; use .png, .jpg, .jpeg, .webp, .tif, .tiff or .bmp
     >>> image_suffix_error("x.PNG") is None
     True
     """
@@ -164,8 +197,7 @@ def plan_jobs(
     Refuses (``OutputExists``) to write over any input unless ``overwrite`` is given, and
     (``InvalidArgument``) two inputs that would land on the same output.
     """
-    if format is not None and "." + format.lower().strip().lstrip(".") not in FORMATS:
-        raise InvalidArgument(f"unknown format {format!r}; use png, jpg, webp, tif or bmp")
+    check_format(format)
     sources = expand_inputs(inputs)
     out = Path(output)
     check_output_parent(output)
@@ -177,7 +209,7 @@ def plan_jobs(
             raise InvalidArgument(message)
         if format is not None and FORMATS["." + format.lower().strip().lstrip(".")] != FORMATS[suffix]:
             raise InvalidArgument(
-                f"-o {output} and --format {format} disagree; change the suffix or drop --format"
+                f"output {output} and format {format} disagree; change the suffix or drop the format"
             )
         jobs = [Job(sources[0][0], out)]
     else:
@@ -185,10 +217,10 @@ def plan_jobs(
             n = len(sources)
             if n == 1:
                 raise InvalidArgument(
-                    f"-o {output} names a file, but {inputs[0]} is a folder or a glob, whose images "
+                    f"output {output} names a file, but {inputs[0]} is a folder or a glob, whose images "
                     f"go into a folder; give a folder (or the one image file as input)"
                 )
-            raise InvalidArgument(f"-o {output} names a file, but {n} images would be written; give a folder")
+            raise InvalidArgument(f"output {output} names a file, but {n} images would be written; give a folder")
         if out.exists() and not out.is_dir():
             raise InvalidArgument(f"{out} is a file; give a folder for {len(sources)} inputs")
         jobs = [Job(src, _with_format(out / rel, format)) for src, rel in sources]
@@ -203,7 +235,7 @@ def plan_jobs(
         seen[target] = job.source
         if target in inputs_resolved and not overwrite:
             raise OutputExists(
-                f"{job.target} is an input; choose another output or pass --overwrite"
+                f"{job.target} is an input; choose another output or pass overwrite=True"
             )
     return jobs
 
@@ -234,7 +266,7 @@ def run_job(job: Job, pipeline: Pipeline, options: SaveOptions) -> JobResult:
     note = None
     try:
         if job.target.exists() and not options.overwrite:
-            raise OutputExists(f"{job.target} exists; pass --overwrite to replace it")
+            raise OutputExists(f"{job.target} exists; pass overwrite=True to replace it")
         image = load_image(job.source, max_pixels=options.max_pixels)
         result = pipeline.apply(image)
         if isinstance(result, Edited):
@@ -290,3 +322,48 @@ def run_jobs(
     finally:
         cv2.setNumThreads(threads)
     return ordered  # type: ignore[return-value]
+
+
+@dataclass
+class BatchSummary:
+    """The outcome of a batch: how many files were written, which failed, and its verdict.
+
+    ``exit_code``: 0 when every file was written, 1 when some failed, 2 when none could be
+    done. ``only_failure``: the failed result of a one-file batch (its error is then the
+    whole answer), else None.
+    """
+
+    total: int
+    failures: list[JobResult]
+
+    @property
+    def failed(self) -> int:
+        return len(self.failures)
+
+    @property
+    def done(self) -> int:
+        return self.total - self.failed
+
+    @property
+    def only_failure(self) -> JobResult | None:
+        return self.failures[0] if self.total == 1 and self.failures else None
+
+    @property
+    def exit_code(self) -> int:
+        if not self.failures:
+            return 0
+        return 2 if self.done == 0 else 1
+
+
+def run_batch(
+    jobs: Sequence[Job],
+    processor: Any,
+    *,
+    workers: int | None = None,
+    options: SaveOptions = SaveOptions(),
+    on_result: Callable[[JobResult], None] | None = None,
+) -> BatchSummary:
+    """:func:`run_jobs`, counted into a :class:`BatchSummary` (``on_result`` sees each result
+    as it ends, e.g. to print it and advance a progress bar)."""
+    results = run_jobs(jobs, processor, workers=workers, options=options, on_result=on_result)
+    return BatchSummary(len(jobs), [r for r in results if not r.ok])

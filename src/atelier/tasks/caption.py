@@ -63,16 +63,16 @@ def load_caption_model(source: Any = "caption-emoji", *, device: str = "cpu") ->
     """Load a captioner and its tokenizer from a run folder, a ``model.safetensors`` path or a
     shipped name; every failure is one ``InvalidArgument`` line (a shipped model not yet
     trained says how to train it)."""
-    from atelier.devices import select_device
+    from atelier.devices import resolve_device
     from atelier.pretrained import PRETRAINED, load_pretrained, load_restoration_model, pretrained_dir
     from atelier.text import CaptionTokenizer
 
     if isinstance(source, CaptionModel):
         return source
-    device = str(select_device(device))
+    device = str(resolve_device(device))
     if isinstance(source, str) and source in PRETRAINED:
         if PRETRAINED[source].task != "caption":
-            raise InvalidArgument(f"--model {source} is a shipped {PRETRAINED[source].task} model, not a captioner")
+            raise InvalidArgument(f"model {source} is a shipped {PRETRAINED[source].task} model, not a captioner")
         model = load_pretrained(source, device=device)
         folder = pretrained_dir(source)
     else:
@@ -83,13 +83,13 @@ def load_caption_model(source: Any = "caption-emoji", *, device: str = "cpu") ->
         folder = path.parent if path.is_file() else path
     if getattr(model, "model_name", None) != "captioner":
         raise InvalidArgument(
-            f"--model {source} holds a {getattr(model, 'model_name', type(model).__name__)}, not a captioner; "
-            "train one with `atelier train caption --data DATA --out RUN`"
+            f"model {source} holds a {getattr(model, 'model_name', type(model).__name__)}, not a captioner; "
+            "train one with `atelier train caption`"
         )
     tokenizer = CaptionTokenizer.load(folder)
     if tokenizer.vocab_size != model.config.vocab_size:
         raise InvalidArgument(
-            f"--model {source}: its tokenizer.json has {tokenizer.vocab_size} ids but the model "
+            f"model {source}: its tokenizer.json has {tokenizer.vocab_size} ids but the model "
             f"{model.config.vocab_size}; they come from different runs"
         )
     return CaptionModel(model.eval(), tokenizer, device, str(source))

@@ -54,7 +54,7 @@ def run_demo(
     out = Path(out_dir)
     index = out / "index.html"
     if index.exists() and not overwrite:
-        raise OutputExists(f"{index} exists; pass --overwrite to replace the demo")
+        raise OutputExists(f"{index} exists; pass overwrite=True to replace the demo")
     start = time.perf_counter()
     write_examples(out / EXAMPLES_DIR, overwrite=overwrite)
     cards = []

@@ -120,7 +120,7 @@ def write_examples(folder: str | Path, *, overwrite: bool = False) -> list[str]:
     if not overwrite:
         taken = [name for name in EXAMPLES if (root / name).exists()]
         if taken:
-            raise OutputExists(f"{root / taken[0]} exists; pass --overwrite to replace the example files")
+            raise OutputExists(f"{root / taken[0]} exists; pass overwrite=True to replace the example files")
     for name, (make, _) in EXAMPLES.items():
         save_image(root / name, make(root), quality=90, overwrite=True)
     return list(EXAMPLES)

@@ -95,7 +95,7 @@ def inpaint_diffusion(
         ``image``'s shape and dtype.
     """
     from atelier.tasks.diffusion_sample import _planes, _resize, from_model_space, to_model_space
-    from atelier.tasks.inpaint import check_mask
+    from atelier.ops.inpaint import check_mask
 
     img = check_image(image)
     holes = check_mask(mask, img.shape)

@@ -43,6 +43,7 @@ from typing import Any, Iterator, NamedTuple, Sequence
 import numpy as np
 import torch
 
+from atelier.devices import model_device, resolve_device
 from atelier.errors import AtelierError, InvalidArgument, lookup
 
 __all__ = [
@@ -95,8 +96,7 @@ class ImageNet:
 
     @property
     def device(self) -> torch.device:
-        p = next(self.net.parameters(), None)
-        return p.device if p is not None else torch.device("cpu")
+        return model_device(self.net)
 
 
 @dataclass
@@ -214,9 +214,7 @@ def load_diffusion(source: Any, *, device: str | torch.device = "cpu") -> Diffus
     ``tokenizer.json``, a corrupt file, a shipped model not trained yet) is one
     ``InvalidArgument`` line.
     """
-    from atelier.devices import select_device
-
-    dev = select_device(device)
+    dev = resolve_device(device)
     if isinstance(source, DiffusionModel):
         source.net.to(dev)
         return source
@@ -501,14 +499,6 @@ class Sampling(NamedTuple):
     guidance: float  #: the scale asked for, else the model's default (``model.guidance``)
 
 
-def _device(device: Any, model: Any) -> torch.device:
-    from atelier.devices import select_device
-
-    if device is None:
-        return model.device if isinstance(model, DiffusionModel) else torch.device("cpu")
-    return select_device(device)
-
-
 def start_sampling(model_or_run: Any, *, device: Any, steps: Any, sampler: str, eta: float,
                    prompts: Any, labels: Any, n: int, guidance: Any = None) -> Sampling:
     """The set-up of every sampling task, checked in this order (the first bad input is the
@@ -518,7 +508,7 @@ def start_sampling(model_or_run: Any, *, device: Any, steps: Any, sampler: str, 
     model's schedule (:func:`make_sampler`) and the condition of ``n`` images
     (:func:`make_condition`)."""
     asked = None if guidance is None else check_guidance(guidance)
-    dev = _device(device, model_or_run)
+    dev = resolve_device(device, model_or_run, fallback="cpu")
     model = load_diffusion(model_or_run, device=dev)
     steps = check_steps(steps, model)
     scheduler = make_sampler(model, sampler, eta)

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from atelier.devices import resolve_device
 from atelier.errors import InvalidArgument
 from atelier.metrics.distribution import fid, inception_score, kid, precision_recall
 from atelier.metrics.features import (
@@ -39,7 +40,7 @@ from atelier.metrics.features import (
     compute_statistics,
     get_extractor,
 )
-from atelier.tasks.generate import _check_count, _device, expand_labels, load_generator
+from atelier.tasks.generate import _check_count, expand_labels, load_generator
 
 __all__ = [
     "METRICS",
@@ -89,7 +90,7 @@ def parse_split(text: str | None):
         return None
     lo, sep, hi = str(text).partition(":")
     if not sep:
-        raise InvalidArgument(f"--split must look like START:STOP (e.g. 0:8000 or 0.8:1), got {text!r}")
+        raise InvalidArgument(f"split must look like START:STOP (e.g. 0:8000 or 0.8:1), got {text!r}")
     lo, hi = lo.strip(), hi.strip()
     try:
         if "." in lo or "." in hi:
@@ -98,7 +99,7 @@ def parse_split(text: str | None):
             return slice(int(lo) if lo else None, None)
         return (int(lo) if lo else 0, int(hi))
     except ValueError:
-        raise InvalidArgument(f"--split must look like START:STOP with numbers, got {text!r}") from None
+        raise InvalidArgument(f"split must look like START:STOP with numbers, got {text!r}") from None
 
 
 def _split_key(split: Any) -> Any:
@@ -194,7 +195,7 @@ def _check_is_possible(metrics, extractor) -> None:
     if "is" in metrics and extractor.num_classes is None:
         raise InvalidArgument(
             f"the Inception Score needs class probabilities, and feature extractor "
-            f"{extractor.name!r} has no classifier head; use --features "
+            f"{extractor.name!r} has no classifier head; use the features "
             "efficientnet-lite0, inception-v3:PATH or classifier:PATH, or drop 'is'")
 
 
@@ -237,10 +238,8 @@ def evaluate_model(
     n = _check_count(n)
     batch_size = _check_count(batch_size, "batch_size")
     if not isinstance(model, torch.nn.Module):
-        from atelier.devices import select_device
-
-        model = load_generator(model, device=select_device(str(device)))
-    dev = _device(device, model)
+        model = load_generator(model, device=resolve_device(device))
+    dev = resolve_device(device, model)
     model = model.to(dev)
     extractor = _extractor(features, dev, batch_size)
     _check_is_possible(metrics, extractor)
@@ -293,11 +292,10 @@ def evaluate_real(
     ``size`` and ``channels`` (None: ``data``'s own, and ``against`` gets the same).
     """
     from atelier.data import make_dataset
-    from atelier.devices import select_device
 
     metrics = parse_metrics(metrics)
     batch_size = _check_count(batch_size, "batch_size")
-    extractor = _extractor(features, select_device(str(device)), batch_size)
+    extractor = _extractor(features, resolve_device(device), batch_size)
     _check_is_possible(metrics, extractor)
     if channels is None:
         channels = make_dataset(data, size=size, split=split, seed=seed).channels

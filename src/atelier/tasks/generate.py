@@ -32,6 +32,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from atelier.devices import resolve_device
 from atelier.errors import AtelierError, InvalidArgument
 from atelier.image import save_image
 
@@ -128,10 +129,9 @@ def resolve_run(run: str | os.PathLike) -> Path:
 
 def load_generator(run: str | os.PathLike, *, device: str | torch.device = "cpu") -> torch.nn.Module:
     """Load the exported model of a RUN on ``device`` (eval mode); refuse non-generators."""
-    from atelier.devices import select_device
     from atelier.models import load_model
 
-    device = select_device(device)  # an unknown or missing device before any file is read
+    device = resolve_device(device)  # an unknown or missing device before any file is read
     model = load_model(resolve_run(run), device=str(device))
     _decoder(model)
     return model
@@ -149,7 +149,7 @@ def expand_labels(model: torch.nn.Module, labels: Labels, n: int) -> torch.Tenso
     if not is_conditional(model):
         if labels is not None:
             raise InvalidArgument(
-                f"{_family(model)} is unconditional: it takes no --label/labels "
+                f"{_family(model)} is unconditional: it takes no labels "
                 "(train a conditional model such as cgan or cvae)"
             )
         return None
@@ -176,15 +176,6 @@ def _check_count(n: object, what: str = "n") -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise InvalidArgument(f"{what} must be a positive integer, got {n!r}")
     return int(n)
-
-
-def _device(device: str | torch.device | None, model: torch.nn.Module) -> torch.device:
-    if device is None:
-        p = next(model.parameters(), None)
-        return p.device if p is not None else torch.device("cpu")
-    from atelier.devices import select_device
-
-    return select_device(str(device))
 
 
 def sample_images(
@@ -219,7 +210,7 @@ def sample_images(
     n = _check_count(n)
     batch_size = _check_count(batch_size, "batch_size")
     y = expand_labels(model, labels, n)
-    dev = _device(device, model)
+    dev = resolve_device(device, model)
     model = model.to(dev)
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     out = []
@@ -277,7 +268,7 @@ def interpolate(
     rows = _check_count(rows, "rows")
     dec = _decoder(model)
     y = expand_labels(model, labels, rows)
-    dev = _device(device, model)
+    dev = resolve_device(device, model)
     model = model.to(dev)
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
     dim = int(model.config.latent_dim)
@@ -360,7 +351,7 @@ def save_each(
     tiles = _to_uint8(images)
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise InvalidArgument(f"{folder} is a file; --each needs a folder")
+        raise InvalidArgument(f"{folder} is a file; the images need a folder")
     paths = [folder / f"{prefix}{i:05d}.png" for i in range(len(tiles))]
     if not overwrite:
         taken = [p for p in paths if p.exists()]
@@ -368,7 +359,7 @@ def save_each(
             from atelier.errors import OutputExists
 
             raise OutputExists(f"{taken[0]} exists ({len(taken)} of the files do); pass "
-                               "--overwrite to replace them or choose another folder")
+                               "overwrite=True to replace them or choose another folder")
     for p, tile in zip(paths, tiles):
         save_image(p, tile[..., 0] if tile.shape[2] == 1 else tile, overwrite=True)
     return paths

@@ -50,7 +50,7 @@ def load_inpaint_model(source: Any, device: str = "cpu"):
     net = load_restoration_model(source, device=device)
     if not isinstance(net, InpaintUNet):
         raise InvalidArgument(
-            f"--method {source}: holds the model {getattr(net, 'model_name', type(net).__name__)}, not an inpainting network"
+            f"method {source}: holds the model {getattr(net, 'model_name', type(net).__name__)}, not an inpainting network"
         )
     return net
 
@@ -103,11 +103,11 @@ def inpaint_with_model(
     longest side a region is filled at (default: twice the model's training ``resolution``).
     Returns the same shape and dtype, the unmasked pixels bit-identical.
     """
-    from atelier.tasks.inpaint import check_mask
+    from atelier.ops.inpaint import check_mask
 
-    from atelier.devices import select_device
+    from atelier.devices import resolve_device
 
-    device = select_device(device)  # an unknown or missing device first, one line
+    device = resolve_device(device)  # an unknown or missing device first, one line
     img = check_image(image)
     holes = check_mask(mask, img.shape)
     net = load_inpaint_model(model, device=device).eval()

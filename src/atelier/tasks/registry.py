@@ -24,7 +24,7 @@ Example
 >>> spec = get_task("edit")
 >>> [i.name for i in spec.inputs], [p.name for p in spec.params]
 (['image'], ['pipeline'])
->>> out = spec.run({"image": np.zeros((8, 8, 3), np.uint8)}, {"pipeline": "invert"})
+>>> out = spec.run({"image": np.zeros((8, 8, 3), np.uint8)}, {"pipeline": "brightness amount=1"})
 >>> int(out.images["image"][0, 0, 0])
 255
 >>> spec.check_params({"pipeline": 3})

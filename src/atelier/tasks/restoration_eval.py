@@ -88,13 +88,13 @@ def list_images(data_dir: str | os.PathLike) -> list[Path]:
     folder = Path(data_dir).expanduser()
     if folder.is_file():
         raise InvalidArgument(
-            f"--data {data_dir} is a file; it takes a folder of images (the benchmark's test set)"
+            f"data {data_dir} is a file; it takes a folder of images (the benchmark's test set)"
         )
     if not folder.is_dir():
-        raise InvalidArgument(f"--data {data_dir}: no such folder")
+        raise InvalidArgument(f"data {data_dir}: no such folder")
     files = sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
     if not files:
-        raise InvalidArgument(f"--data {data_dir}: no images ({', '.join(sorted(FORMATS))})")
+        raise InvalidArgument(f"data {data_dir}: no images ({', '.join(sorted(FORMATS))})")
     return files
 
 
@@ -142,10 +142,10 @@ def evaluate_sr(
     """
     from atelier.image import load_image
     from atelier.ops.geometry import resize
-    from atelier.devices import select_device
+    from atelier.devices import resolve_device
     from atelier.tasks.restore import load_sr_model, upscale
 
-    device = str(select_device(device))
+    device = str(resolve_device(device))
     net = load_sr_model(model, scale, device=device)
     files = list_images(data_dir)
     methods = ["bicubic"] if net == "bicubic" else ["bicubic", _label(model, f"sr-x{scale}")]
@@ -223,9 +223,9 @@ def evaluate_denoise(
 
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 < sigma <= 255:
         raise InvalidArgument(f"sigma must be a number in (0, 255], got {sigma!r}")
-    from atelier.devices import select_device
+    from atelier.devices import resolve_device
 
-    device = str(select_device(device))
+    device = str(resolve_device(device))
     net = load_denoiser(model, device=device)
     blind = net != "nlm" and not net.config.noise_map
     files = list_images(data_dir)

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from atelier.arrays import check_image, from_float, merge_alpha, split_alpha, to_float, to_uint8
+from atelier.devices import resolve_device
 from atelier.errors import ImageTooLarge, InvalidArgument
 from atelier.image import DEFAULT_MAX_PIXELS
 from atelier.tasks.tiling import DEFAULT_TILE
@@ -54,6 +55,8 @@ __all__ = [
     "nlm_denoise",
     "best_nlm_h",
     "min_tile",
+    "check_model_tile",
+    "check_denoiser_sigma",
     "NLM_H",
 ]
 
@@ -80,15 +83,8 @@ def _check_pixels(h: int, w: int, max_pixels: int, what: str) -> None:
     if h * w > max_pixels:
         raise ImageTooLarge(
             f"{what} {w}x{h} = {h * w / 1e6:.6g} megapixels, over the limit of "
-            f"{max_pixels / 1e6:.6g}; give a smaller image or raise max_pixels (--max-pixels)"
+            f"{max_pixels / 1e6:.6g}; give a smaller image or raise max_pixels"
         )
-
-
-def _check_device(device: object) -> str:
-    """``auto``, ``cpu``, ``cuda``, ...: checked even where a baseline ignores it."""
-    from atelier.devices import select_device
-
-    return str(select_device(device))  # type: ignore[arg-type]
 
 
 def _check_scale(scale: object) -> int:
@@ -121,7 +117,7 @@ def load_sr_model(model: Any, scale: int, *, device: str = "cpu") -> Any:
     if own != scale:
         raise InvalidArgument(
             f"{_label(model, net)} upscales x{own} but scale {scale} was asked for; "
-            f"use --scale {own} or a x{scale} model"
+            f"use scale {own} or a x{scale} model"
         )
     return net
 
@@ -149,15 +145,41 @@ def min_tile(net: Any) -> int:
     return 2 * (-(-int(net.receptive_radius) // multiple) * multiple) + multiple
 
 
+def check_model_tile(net: Any, tile: int | None) -> None:
+    """``InvalidArgument`` when ``tile`` leaves no core inside the overlap ``net`` needs: the
+    up-front check of a batch, before any image is read (None: no tiling; a baseline: any).
+
+    Example
+    -------
+    >>> from atelier.models import build_model
+    >>> check_model_tile(build_model("espcn", {"scale": 2, "width": 8}), 4)
+    Traceback (most recent call last):
+    ...
+    atelier.errors.InvalidArgument: tile 4 is too small for this model (it sees 4 pixels on each side); use tile 9 or more
+    """
+    if tile is None or isinstance(net, str):
+        return
+    if tile < min_tile(net):
+        raise InvalidArgument(
+            f"tile {tile} is too small for this model (it sees {net.receptive_radius} pixels on "
+            f"each side); use tile {min_tile(net)} or more"
+        )
+
+
+def check_denoiser_sigma(net: Any, sigma: Any, model: Any = None) -> None:
+    """``InvalidArgument`` when a blind denoiser (one without a noise-level map) is given a
+    ``sigma`` other than ``"auto"``; ``model`` is what the user named, for the message."""
+    if net != "nlm" and not net.config.noise_map and sigma != "auto":
+        raise InvalidArgument(
+            f"{_label(model, net)} is a blind denoiser: it takes no sigma; use sigma auto "
+            "or a model trained with a noise-level map"
+        )
+
+
 def _label(model: Any, net: Any) -> str:
     if model is None or isinstance(model, torch.nn.Module):
         return f"the model {getattr(net, 'model_name', type(net).__name__)}"
     return f"model {str(model)!r}"
-
-
-def _device_of(net: torch.nn.Module) -> torch.device:
-    p = next(net.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
 
 
 def _run(net: torch.nn.Module, planes: np.ndarray, fn, scale: int, tile: int | None, dtype: np.dtype) -> np.ndarray:
@@ -176,7 +198,7 @@ def _run(net: torch.nn.Module, planes: np.ndarray, fn, scale: int, tile: int | N
     else:
         groups = [(np.repeat(planes, 3, axis=2) if c == 1 else planes, slice(0, c))]
     out = np.empty((h * scale, w * scale, c), dtype)
-    device = _device_of(net)
+    device = resolve_device(None, net)
     multiple = int(getattr(net.config, "downscale", 1))
     side = tile if tile is not None else max(h, w)
     was_training = net.training
@@ -267,7 +289,7 @@ def upscale(
     h, w = image.shape[:2]
     _check_pixels(h, w, max_pixels, "the input is")
     _check_pixels(h * scale, w * scale, max_pixels, f"upscaling {w}x{h} by {scale} would give")
-    device = _check_device(device)
+    device = str(resolve_device(device))  # checked even where a baseline ignores it
     net = load_sr_model(model, scale, device=device)
 
     def bicubic(a: np.ndarray) -> np.ndarray:
@@ -425,14 +447,10 @@ def denoise(
     sigma = _check_sigma(sigma)
     tile = _check_tile(tile)
     _check_pixels(image.shape[0], image.shape[1], max_pixels, "the input is")
-    device = _check_device(device)
+    device = str(resolve_device(device))  # checked even where a baseline ignores it
     net = load_denoiser(model, device=device)
+    check_denoiser_sigma(net, sigma, model)
     blind = net != "nlm" and not net.config.noise_map
-    if blind and sigma != "auto":
-        raise InvalidArgument(
-            f"{_label(model, net)} is a blind denoiser: it takes no sigma; use sigma='auto' "
-            "(--sigma auto) or a model trained with a noise-level map"
-        )
     known = None if sigma == "auto" and (blind and not return_sigma) else (
         estimate_noise_sigma(image) if sigma == "auto" else sigma
     )

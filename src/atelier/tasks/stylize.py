@@ -233,10 +233,10 @@ def stylize(
     -------
     ``H' x W' x 3`` of the content's dtype (``H'``, ``W'`` from ``size``), and the loss if asked.
     """
-    from atelier.devices import select_device
+    from atelier.devices import resolve_device
     from atelier.nets.vgg19 import VGG19
 
-    device = select_device(device)  # an unknown or missing device first, one line
+    device = resolve_device(device)  # an unknown or missing device first, one line
     styles = list(styles)
     if not styles:
         raise InvalidArgument("give at least one style image")
@@ -303,7 +303,7 @@ def load_style_model(source: Any, device: str = "cpu"):
 
     net = load_restoration_model(source, device=device)
     if not isinstance(net, StyleNet):
-        raise InvalidArgument(f"--model {source}: holds the model {getattr(net, 'model_name', type(net).__name__)}, not a style network")
+        raise InvalidArgument(f"model {source}: holds the model {getattr(net, 'model_name', type(net).__name__)}, not a style network")
     return net
 
 
@@ -320,9 +320,9 @@ def stylize_with_model(
     from atelier.arrays import merge_alpha
     from atelier.models.style_net import MIN_SIDE
 
-    from atelier.devices import select_device
+    from atelier.devices import resolve_device
 
-    device = select_device(device)  # an unknown or missing device first, one line
+    device = resolve_device(device)  # an unknown or missing device first, one line
     net = load_style_model(model, device=device)
     image = check_image(content)
     dtype = image.dtype

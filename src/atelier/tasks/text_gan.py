@@ -95,12 +95,12 @@ def load_text_gan(source: Any, device: str | torch.device = "cpu") -> TextGANMod
     Every failure (no such folder, a folder of another model, no ``tokenizer.json``, a
     corrupt file) is one ``InvalidArgument`` line.
     """
-    from atelier.devices import select_device
+    from atelier.devices import resolve_device
     from atelier.models import load_model
     from atelier.pretrained import PRETRAINED, is_installed, pretrained_dir
     from atelier.text import TOKENIZER_FILE, CaptionTokenizer
 
-    dev = select_device(device)
+    dev = resolve_device(device)
     if isinstance(source, TextGANModel):
         source.net.to(dev)
         return source
@@ -120,7 +120,7 @@ def load_text_gan(source: Any, device: str | torch.device = "cpu") -> TextGANMod
     else:
         folder = _folder(source)
         if not folder.exists():
-            raise InvalidArgument(f"{source}: no such run folder (train one with `atelier train text-gan --data DATA --out RUN`)")
+            raise InvalidArgument(f"{source}: no such run folder (train one with `atelier train text-gan`)")
         if not folder.is_dir():
             raise InvalidArgument(f"{source} is a file; give a run folder (model.json, model.safetensors, tokenizer.json)")
     kind = _model_name_of(folder)

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -142,23 +143,23 @@ def resolve_run(
         try:
             loaded = json.loads(Path(config_file).read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise InvalidArgument(f"--config {config_file}: cannot read it as JSON ({exc})") from None
+            raise InvalidArgument(f"config file {config_file}: cannot read it as JSON ({exc})") from None
         for section, values in loaded.items():
             if section not in sections or not isinstance(values, dict):
                 raise InvalidArgument(
-                    f"--config {config_file}: top-level keys must be {', '.join(sections)} "
+                    f"config file {config_file}: top-level keys must be {', '.join(sections)} "
                     f"holding objects; got {section!r}"
                 )
             pairs += [(f"{section}.{k}", v) for k, v in values.items()]
     for key, value in (flags or {}).items():
         section, field = key.split(".", 1)
         if field not in sections[section][1]:
-            raise InvalidArgument(f"--{field} does not apply to {model}")
+            raise InvalidArgument(f"{key} does not apply to {model}")
         pairs.append((key, value))
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise InvalidArgument(f"--set takes key=value, got {item!r}")
+            raise InvalidArgument(f"a setting is key=value, got {item!r}")
         pairs.append((key.strip(), _parse_value(value.strip())))
     for key, value in pairs:
         section, field = _locate(key, sections)
@@ -211,11 +212,11 @@ def _locate(key: str, sections: dict[str, tuple[str, list[str]]]) -> tuple[str, 
             return owners[0], key
         if len(owners) > 1:
             raise InvalidArgument(
-                f"--set {key} is ambiguous: write one of "
+                f"setting {key} is ambiguous: write one of "
                 + ", ".join(f"{s}.{key}" for s in owners)
             )
     known = sorted(f"{s}.{f}" for s, (_, fields) in sections.items() for f in fields)
-    raise InvalidArgument(f"unknown --set key {key!r}; known keys: {', '.join(known)}")
+    raise InvalidArgument(f"unknown setting {key!r}; known keys: {', '.join(known)}")
 
 
 def _check_known(values: dict[str, Any], known: list[str], section: str) -> None:
@@ -274,7 +275,7 @@ def _check_labels(spec: dict[str, Any], dataset) -> None:
     if classes is not None and dataset.num_classes != classes:
         raise InvalidArgument(
             f"{spec['model']} is set for {classes} classes but the data has "
-            f"{dataset.num_classes}; --set model.num_classes={dataset.num_classes}"
+            f"{dataset.num_classes}; set model.num_classes={dataset.num_classes}"
         )
 
 
@@ -343,8 +344,8 @@ def check_resume(stored: dict[str, Any], spec: dict[str, Any], run: str | Path) 
 
     def refuse(key: str, value: Any) -> InvalidArgument:
         return InvalidArgument(
-            f"{key} cannot change on --resume (it is {json.dumps(value)} in the run); "
-            "start a new run, or --init-from this one to fine-tune"
+            f"{key} cannot change when a run continues (it is {json.dumps(value)} in the run); "
+            "start a new run, or fine-tune one from it (init_from)"
         )
 
     # as config.json holds them: a resolved spec has tuples (channel_mults) where JSON has lists
@@ -364,14 +365,14 @@ def check_resume(stored: dict[str, Any], spec: dict[str, Any], run: str | Path) 
             raise refuse(f"train.{key}", old)
         if key == "ema_decay" and (old is None) != (new is None):
             raise InvalidArgument(
-                f"train.ema_decay cannot be switched {'on' if old is None else 'off'} on --resume "
+                f"train.ema_decay cannot be switched {'on' if old is None else 'off'} when a run continues "
                 f"(it is {json.dumps(old)} in the run); change its value instead"
             )
     reached = run_step(run)
     if spec["train"]["steps"] < reached:
         raise InvalidArgument(
             f"train.steps={spec['train']['steps']} is below the step the run has reached "
-            f"({reached}); --resume continues from there: set steps to {reached} or more"
+            f"({reached}); the run continues from there: set steps to {reached} or more"
         )
 
 
@@ -385,6 +386,45 @@ def check_run_folder(run: str | Path) -> None:
             raise InvalidArgument(f"cannot use {run} as a run folder: {where}, not a folder")
 
 
+def fine_tune_spec(
+    spec: dict[str, Any],
+    *,
+    init_from: str | Path | None = None,
+    freeze_d: int = 0,
+    freeze: Sequence[str] = (),
+    lr_scale: float = 1.0,
+    overrides: Sequence[str] = (),
+    flags: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A new run's ``spec`` set up to fine-tune (``spec["fine_tune"]``, as ``train_run`` reads it).
+
+    With ``init_from`` (a run folder or a ``model.safetensors`` of the same family), the model
+    settings become the source model's architecture, except those this run sets itself: a
+    model field named in ``overrides`` (``"model.scale=3"`` or ``"scale=3"``) or ``flags``
+    (``{"model.scale": 3}``) keeps this run's value (EDSR x3 from the x4 model: the shared
+    layers carry over, see :func:`copy_matching_weights`).
+    """
+    spec = {**spec, "model_config": dict(spec["model_config"])}
+    if init_from is not None:
+        from atelier.models import load_model
+
+        source = load_model(init_from)
+        keys = [*(flags or {}), *(item.split("=", 1)[0].strip() for item in overrides)]
+        chosen = {k.removeprefix("model.") for k in keys} & set(spec["model_config"])
+        spec["model_config"] = {
+            **spec["model_config"],
+            **dataclasses.asdict(source.config),
+            **{k: spec["model_config"][k] for k in chosen},
+        }
+    spec["fine_tune"] = {
+        "init_from": None if init_from is None else os.fspath(init_from),
+        "freeze_d": freeze_d,
+        "freeze": list(freeze),
+        "lr_scale": lr_scale,
+    }
+    return spec
+
+
 def copy_matching_weights(source, target, *, source_name: str = "the source") -> list[str]:
     """Copy every tensor of ``source``'s state into ``target`` where name and shape agree.
 
@@ -396,7 +436,7 @@ def copy_matching_weights(source, target, *, source_name: str = "the source") ->
     mine = target.state_dict()
     copied = [k for k, v in mine.items() if k in theirs and theirs[k].shape == v.shape]
     if not copied:
-        raise InvalidArgument(f"--init-from {source_name}: no layer matches the new model's")
+        raise InvalidArgument(f"init_from {source_name}: no layer matches the new model's")
     target.load_state_dict({**mine, **{k: theirs[k] for k in copied}})
     return copied
 
@@ -442,7 +482,7 @@ def train_run(
         model = load_model(tune["init_from"]).train()
         if model.model_name != spec["model"]:
             raise InvalidArgument(
-                f"--init-from {tune['init_from']} holds a {model.model_name}, not a {spec['model']}"
+                f"init_from {tune['init_from']} holds a {model.model_name}, not a {spec['model']}"
             )
         if dataclasses.asdict(model.config) != spec["model_config"]:
             # another configuration of the family (EDSR x2 from x4): the shared layers carry over

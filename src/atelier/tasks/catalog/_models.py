@@ -26,18 +26,6 @@ def cached_model(kind: str, source: Any, device: str, load: Callable[[], Any], *
     return MODELS.get((kind, str(source), device, *extra, _version(source)), load)
 
 
-def check_tile(net: Any, tile: int) -> None:
-    """``InvalidArgument`` when ``tile`` leaves no core inside the overlap ``net`` needs."""
-    from atelier.errors import InvalidArgument
-    from atelier.tasks.restore import min_tile
-
-    if tile < min_tile(net):
-        raise InvalidArgument(
-            f"tile {tile} is too small for this model (it sees {net.receptive_radius} pixels on "
-            f"each side); use tile {min_tile(net)} or more"
-        )
-
-
 def model_named(*keywords: str, param: str = "model") -> Callable[[Any, dict[str, Any]], None]:
     """A task's precheck: ``params[param]`` is one of ``keywords``, None, or a model the
     context can find (:meth:`~atelier.tasks.registry.TaskContext.model_source`)."""

@@ -7,7 +7,7 @@ from typing import Annotated
 import numpy as np
 
 from atelier.ops.registry import Range
-from atelier.tasks.catalog._models import cached_model, check_tile, model_named
+from atelier.tasks.catalog._models import cached_model, model_named
 from atelier.tasks.registry import InputSpec, TaskContext, TaskResult, register_task
 from atelier.tasks.tiling import DEFAULT_TILE
 
@@ -23,8 +23,7 @@ def denoise_task(
     tile: Annotated[int, Range(16, 8192), "largest tile side in input pixels (bounds memory)"] = DEFAULT_TILE,
 ) -> TaskResult:
     """Remove noise with a DnCNN denoiser; the noise level is estimated unless given (alpha kept)."""
-    from atelier.errors import InvalidArgument
-    from atelier.tasks.restore import denoise, load_denoiser
+    from atelier.tasks.restore import check_denoiser_sigma, check_model_tile, denoise, load_denoiser
 
     device = ctx.torch_device()
     if model == "nlm":
@@ -32,9 +31,8 @@ def denoise_task(
     else:
         source = ctx.model_source(model)
         net = cached_model("denoise", source, device, lambda: load_denoiser(source, device=device))
-        check_tile(net, tile)
-        if not net.config.noise_map and sigma is not None:
-            raise InvalidArgument(f"model {model} is a blind denoiser: it takes no sigma")
+        check_model_tile(net, tile)
+        check_denoiser_sigma(net, "auto" if sigma is None else sigma, model)
     ctx.report(0, 1, "denoising")
     kwargs = {} if ctx.max_pixels is None else {"max_pixels": ctx.max_pixels}
     out, level = denoise(image, sigma="auto" if sigma is None else sigma, model=net, tile=tile,

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import numpy as np
 
 from atelier.ops.registry import Range
-from atelier.tasks.catalog._models import cached_model, check_tile, model_named
+from atelier.tasks.catalog._models import cached_model, model_named
 from atelier.tasks.registry import InputSpec, TaskContext, TaskResult, register_task
 from atelier.tasks.tiling import DEFAULT_TILE
 
@@ -23,7 +23,7 @@ def upscale_task(
     tile: Annotated[int, Range(16, 8192), "largest tile side in input pixels (bounds memory)"] = DEFAULT_TILE,
 ) -> TaskResult:
     """Upscale an image 2, 3 or 4 times with a super-resolution network (alpha kept)."""
-    from atelier.tasks.restore import load_sr_model, upscale
+    from atelier.tasks.restore import check_model_tile, load_sr_model, upscale
 
     device = ctx.torch_device()
     if model == "bicubic":
@@ -32,7 +32,7 @@ def upscale_task(
         source = None if model == "auto" else ctx.model_source(model)
         net = cached_model("sr", source or f"sr-x{scale}", device,
                            lambda: load_sr_model(source, scale, device=device), scale)
-        check_tile(net, tile)
+        check_model_tile(net, tile)
     ctx.report(0, 1, "upscaling")
     kwargs = {} if ctx.max_pixels is None else {"max_pixels": ctx.max_pixels}
     out = upscale(image, scale=scale, model=net, tile=tile, device=device, **kwargs)

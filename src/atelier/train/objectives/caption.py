@@ -185,7 +185,7 @@ class FeatureCache:
                 raise InvalidArgument(
                     f"image {key} came back with other pixels than when its features were "
                     "cached: the data is not deterministic (random augmentation?); train "
-                    "with --set feature_cache_mb=0"
+                    "with feature_cache_mb=0"
                 )
             rows[j] = held[0]
         self.hits += len(ids) - len(missing)

@@ -354,7 +354,7 @@ class DiffusionObjective(TextRun, FamilyObjective):
             sources.append(("the run", Path(run)))
         init_from = (spec.get("fine_tune") or {}).get("init_from")
         if init_from:
-            sources.append((f"--init-from {init_from}", Path(init_from)))
+            sources.append((f"init_from {init_from}", Path(init_from)))
         for what, folder in sources:
             if (folder / SCHEDULER_FILE).is_file():
                 saved = load_scheduler(folder).config

@@ -178,7 +178,7 @@ class InpaintObjective(RestorationObjective):
         """Per held-out crop: (uint8 target, (image, mask) tensors, Telea's hole PSNR)."""
         from atelier.data.masks import benchmark_mask
         from atelier.image import from_tensor, to_tensor
-        from atelier.tasks.inpaint import inpaint
+        from atelier.ops.inpaint import inpaint_classic
 
         if self._val_cache is None:
             r, cache = self.resolution, []
@@ -186,7 +186,7 @@ class InpaintObjective(RestorationObjective):
                 x = F.interpolate(to_tensor(image), size=(r, r), mode="bilinear", antialias=True, align_corners=False)
                 target = from_tensor(x.clamp(0, 1), np.uint8).reshape(r, r, -1)
                 mask = benchmark_mask(r, r, "medium", seed=k)
-                reference = hole_psnr(inpaint(target, mask, "telea"), target, mask)
+                reference = hole_psnr(inpaint_classic(target, mask, "telea"), target, mask)
                 m = torch.from_numpy(mask)[None, None].float()
                 cache.append((target, (to_tensor(target), m), reference))
             self._val_cache = cache

@@ -120,8 +120,8 @@ def parse_sigma_range(text: str) -> list[float]:
     if len(values) == 1:
         values *= 2
     if len(values) != 2:
-        raise InvalidArgument(f"--sigma {text}: give a noise level or a range low:high, e.g. 25 or 0:50")
-    _check_sigma_range(values, f"--sigma {text}")
+        raise InvalidArgument(f"sigma {text}: give a noise level or a range low:high, e.g. 25 or 0:50")
+    _check_sigma_range(values, f"sigma {text}")
     return values
 
 
@@ -218,7 +218,7 @@ class RestorationObjective(FamilyObjective):
                 root = root[len(prefix) :]
         val_dir, holdout = options.get("val"), options.get("holdout")
         if val_dir is not None and holdout:
-            raise InvalidArgument("give --val DIR or data.holdout, not both")
+            raise InvalidArgument("give data.val or data.holdout, not both")
         crop = options.get("val_crop", self.VAL_CROP)
         if isinstance(crop, bool) or not isinstance(crop, int) or crop < 16:
             raise InvalidArgument(f"val_crop must be an integer >= 16, got {crop!r}")
@@ -239,13 +239,13 @@ class RestorationObjective(FamilyObjective):
             )
             raise InvalidArgument(
                 f"{root}: the training patch of {what} is larger than every photo (the largest "
-                f"shorter side is {error.largest} px); lower it with --set patch=N"
+                f"shorter side is {error.largest} px); lower it: set patch=N"
             ) from None
         held = dataset.held_out
         if val_dir is not None:
             held, _, skipped = read_photos(list_images(val_dir), channels=channels)
             if not held:
-                raise InvalidArgument(f"--val {val_dir}: no readable photos ({skipped[0]})")
+                raise InvalidArgument(f"data.val {val_dir}: no readable photos ({skipped[0]})")
         self.use_validation(center_crops(held, crop, multiple=self.scale or 1))
         return dataset
 

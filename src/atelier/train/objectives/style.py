@@ -94,7 +94,7 @@ class StyleObjective(RestorationObjective):
 
         path = (spec.get("data_options") or {}).get("style")
         if not path:
-            raise InvalidArgument("training a style network needs --style STYLE_IMAGE")
+            raise InvalidArgument("training a style network needs a style image (data.style)")
         self.use_style(load_image(path, mode="rgb"))
         return super().build_data(spec)
 
@@ -113,7 +113,7 @@ class StyleObjective(RestorationObjective):
 
         if self._vgg is None or self._targets is None:
             if self.style_image is None:
-                raise InvalidArgument("no style image: call use_style() or train with --style")
+                raise InvalidArgument("no style image: call use_style() or set data.style")
             vgg = VGG19(taps=(CONTENT_TAP, *STYLE_TAPS)).to(device)
             self._vgg = (PerceptualLoss({CONTENT_TAP: 0.01}, vgg=vgg), StyleLoss({t: 10.0 for t in STYLE_TAPS}, vgg=vgg))
             style = to_tensor(self.style_image).to(device)
