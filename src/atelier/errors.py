@@ -59,7 +59,7 @@ def lookup(table: Mapping[str, T], name: object, kind: str, *, hint: str | None 
 
     Every registry (ops, datasets, models, objectives, metrics, feature extractors) looks
     names up through this, so the message reads the same everywhere: ``hint`` replaces the
-    list of known names where that list is long (e.g. "run `atelier ops` to list all ops").
+    list of known names where that list is long (e.g. "`atelier ops` (or GET /api/ops in the studio) lists them").
 
     Example
     -------

@@ -93,7 +93,7 @@ def test_model_errors_are_one_line_before_any_file(tmp_path, photos, capsys, mon
     err = _one_line_exit_2(capsys, "upscale", photos, "-o", out, "--scale", "2", "--model", tmp_path / "nothing")
     assert "no such run folder" in err
     err = _one_line_exit_2(capsys, "upscale", photos, "-o", out, "--scale", "5", "--model", "bicubic")
-    assert "scale must be 2, 3 or 4" in err
+    assert "scale must be one of 2, 3, 4" in err
     deep = tmp_path / "deep"  # receptive radius 2 * 6 + 4 = 16: a tile needs 33 pixels
     save_model(build_model("edsr", {"scale": 2, "width": 4, "blocks": 6}), deep)
     err = _one_line_exit_2(capsys, "upscale", photos, "-o", out, "--scale", "2", "--model", deep, "--tile", "32")

@@ -115,3 +115,16 @@ def test_cli_edit_and_ops_list(tmp_path, photo, mask8, capsys):
     assert atelier("ops") == 0
     listing = capsys.readouterr().out
     assert "inpaint_telea" in listing and "inpaint_biharmonic" in listing
+
+
+def test_rgba_masks_read_by_alpha_or_by_colour_when_opaque(mask8):
+    """A painted layer (white on transparent) is read by its alpha; a canvas export that is
+    opaque everywhere (white paint on black) by its colour; both select the same pixels."""
+    layer = np.zeros(mask8.shape + (4,), np.uint8)
+    layer[mask8 > 0] = (255, 255, 255, 255)
+    opaque = np.zeros(mask8.shape + (4,), np.uint8)
+    opaque[..., 3] = 255
+    opaque[mask8 > 0, :3] = 255
+    expected = mask8 > 0
+    np.testing.assert_array_equal(check_mask(layer, mask8.shape), expected)
+    np.testing.assert_array_equal(check_mask(opaque, mask8.shape), expected)

@@ -16,10 +16,8 @@ $ atelier denoise scans/*.png -o clean/ --sigma 25
 from __future__ import annotations
 
 import os
-from functools import partial
-from typing import Any, Callable, List, Optional
+from typing import Any, List, Optional
 
-import numpy as np
 import typer
 
 from atelier.cli.files import run_files
@@ -28,23 +26,8 @@ from atelier.devices import DEVICE_HELP, select_device
 from atelier.errors import InvalidArgument
 from atelier.image import DEFAULT_MAX_PIXELS
 from atelier.tasks.tiling import DEFAULT_TILE
-from atelier.tasks.batch import SaveOptions, check_format, plan_jobs
-
-
-class _Edit:
-    """The one-method object ``run_jobs`` applies to each image."""
-
-    def __init__(self, fn: Callable[[np.ndarray], Any]) -> None:
-        self.apply = fn
-
-
-def _denoise_noting_sigma(image: np.ndarray, **kwargs: Any) -> Any:
-    """``denoise`` that tells the user the noise level it estimated (``--sigma auto``)."""
-    from atelier.tasks.batch import Edited
-    from atelier.tasks.restore import denoise
-
-    out, sigma = denoise(image, return_sigma=True, **kwargs)
-    return Edited(out, f"estimated noise sigma {sigma:.1f}")
+from atelier.tasks.batch import SaveOptions, TaskEdit, check_format, plan_jobs
+from atelier.tasks.registry import TaskContext, get_task
 
 
 def parse_sigma(text: str) -> float | str:
@@ -62,7 +45,7 @@ def parse_sigma(text: str) -> float | str:
 
 def _run_batch(
     label: str,
-    fn: Callable[[np.ndarray], Any],
+    processor: Any,
     jobs: list,
     output: str,
     *,
@@ -77,7 +60,7 @@ def _run_batch(
         import torch
 
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
-    run_files(label, jobs, _Edit(fn), workers=workers, options=options, output=output)
+    run_files(label, jobs, processor, workers=workers, options=options, output=output)
 
 
 _INPUTS = typer.Argument(..., help="Image files, folders or globs.")
@@ -108,17 +91,16 @@ def upscale(
     max_pixels: int = _MAX_PIXELS,
 ) -> None:
     """Upscale images 2, 3 or 4 times with a super-resolution network (alpha kept)."""
-    from atelier.tasks.restore import check_model_tile, load_sr_model
-    from atelier.tasks.restore import upscale as upscale_image
+    from atelier.tasks.catalog.upscale import load_upscaler
 
     check_format(format)
-    dev = str(select_device(device))
+    ctx = TaskContext(device=str(select_device(device)), max_pixels=max_pixels)
+    spec = get_task("upscale")
+    params = spec.validate({"scale": scale, "model": model or "auto", "tile": tile}, ctx)
     jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)  # every -o mistake first
-    net = load_sr_model(model, scale, device=dev)  # every model error before any image is read
-    check_model_tile(net, tile)
-    fn = partial(upscale_image, scale=scale, model=net, tile=tile, device=dev, max_pixels=max_pixels)
-    _run_batch("upscaling", fn, jobs, output, format=format, quality=quality, overwrite=overwrite,
-               workers=workers, max_pixels=max_pixels)
+    load_upscaler(ctx, params["scale"], params["model"], params["tile"])  # every model error before any image
+    _run_batch("upscaling", TaskEdit(spec, params, ctx), jobs, output, format=format, quality=quality,
+               overwrite=overwrite, workers=workers, max_pixels=max_pixels)
 
 
 def denoise(
@@ -144,22 +126,19 @@ def denoise(
     With --sigma auto the level is estimated per image and printed on stderr
     (`photo.png: estimated noise sigma 23.4`).
     """
-    from atelier.tasks.restore import check_denoiser_sigma, check_model_tile, load_denoiser
-    from atelier.tasks.restore import denoise as denoise_image
+    from atelier.tasks.catalog.denoise import load_denoise_net
 
     check_format(format)
     level = parse_sigma(sigma)
-    dev = str(select_device(device))
+    ctx = TaskContext(device=str(select_device(device)), max_pixels=max_pixels)
+    spec = get_task("denoise")
+    params = spec.validate({"sigma": None if level == "auto" else level, "model": model or "denoise",
+                            "tile": tile}, ctx)
     jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)  # every -o mistake first
-    net = load_denoiser(model, device=dev)  # every model error before any image is read
-    check_denoiser_sigma(net, level, model)
-    check_model_tile(net, tile)
-    if level == "auto":  # say the level found in each image
-        fn = partial(_denoise_noting_sigma, sigma=level, model=net, tile=tile, device=dev, max_pixels=max_pixels)
-    else:
-        fn = partial(denoise_image, sigma=level, model=net, tile=tile, device=dev, max_pixels=max_pixels)
-    _run_batch("denoising", fn, jobs, output, format=format, quality=quality, overwrite=overwrite,
-               workers=workers, max_pixels=max_pixels)
+    load_denoise_net(ctx, params["model"], params["tile"], params["sigma"])  # every model error before any image
+    note = (lambda result: f"estimated noise sigma {result.data['sigma']:.1f}") if level == "auto" else None
+    _run_batch("denoising", TaskEdit(spec, params, ctx, note), jobs, output, format=format, quality=quality,
+               overwrite=overwrite, workers=workers, max_pixels=max_pixels)
 
 
 def register(app: typer.Typer) -> None:

@@ -73,8 +73,13 @@ def check_mask(mask: np.ndarray, shape: Sequence[int]) -> np.ndarray:
     """The mask as ``H x W`` bool, checked against the image's ``shape``: one clear error for
     a wrong size, an empty mask or a mask that covers everything."""
     m = np.asarray(mask)
-    if m.ndim == 3 and m.shape[2] in (1, 3, 4):
-        m = m[..., -1] if m.shape[2] == 4 else m.max(axis=2)  # RGBA: its alpha; RGB: any channel
+    if m.ndim == 3 and m.shape[2] == 4:
+        alpha = m[..., 3]
+        # RGBA: its alpha where the alpha draws the mask; an opaque mask (a canvas export of
+        # black and white paint) by its colour
+        m = alpha if (alpha != alpha.flat[0]).any() else m[..., :3].max(axis=2)
+    elif m.ndim == 3 and m.shape[2] in (1, 3):
+        m = m.max(axis=2)  # any channel
     if m.ndim != 2:
         raise InvalidArgument(f"the mask must be H x W, got shape {m.shape}")
     if m.shape != tuple(shape[:2]):
@@ -108,7 +113,8 @@ def inpaint_classic(
     Parameters
     ----------
     image : ``H x W``, ``H x W x 1|3|4``; uint8, uint16 or float in [0, 1].
-    mask : ``H x W`` (or an RGB/RGBA mask image), nonzero (or True) where to fill.
+    mask : ``H x W`` (or an RGB/RGBA mask image), nonzero (or True) where to fill; an RGBA
+        mask is read by its alpha, or by its colour when it is opaque everywhere.
     method : ``telea``, ``ns`` (OpenCV) or ``biharmonic`` (scikit-image).
     radius : neighbourhood of the OpenCV methods, in pixels (> 0).
 

@@ -305,7 +305,7 @@ def register(name: str, category: str) -> Callable[[Callable], Callable]:
 
 def get_op(name: str) -> OpSpec:
     """Look an op up by name; ``UnknownName`` (with close matches) if it is not registered."""
-    return lookup(_REGISTRY, name, "op", hint="run `atelier ops` to list all ops")
+    return lookup(_REGISTRY, name, "op", hint="`atelier ops` (or GET /api/ops in the studio) lists them")
 
 
 def list_ops() -> list[OpSpec]:

@@ -17,7 +17,7 @@ Example
 -------
 >>> import tempfile
 >>> q = JobQueue(tempfile.mkdtemp() + "/jobs.db")
->>> job = q.submit("edit", {"pipeline": "invert"}, {"image": "image.png"})
+>>> job = q.submit("edit", {"pipeline": "equalize"}, {"image": {"file": "image.png"}})
 >>> claimed = q.claim("w1")
 >>> claimed.id == job.id, claimed.status, claimed.attempt
 (True, 'running', 1)
@@ -129,7 +129,8 @@ class Job:
             "error": self.error, "result": self.result, "cancel_requested": self.cancel_at is not None,
             "created": self.created, "started": self.started, "finished": self.finished,
             "version": self.version, "long": self.long,
-            "inputs": [name for name, value in self.inputs.items() if value is not None],
+            "inputs": [name for name, stored in self.inputs.items() if "file" in stored],
+            "texts": {name: stored["text"] for name, stored in self.inputs.items() if "text" in stored},
         }
 
 

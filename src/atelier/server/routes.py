@@ -20,6 +20,9 @@ from atelier.tasks.registry import is_safe_name
 
 
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 class ErrorDetail(BaseModel):
     """Every error answer: one line saying what was wrong and what to do."""
 
@@ -98,10 +101,11 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
     def models() -> list[dict[str, Any]]:
         from atelier.pretrained import PRETRAINED, is_installed
 
-        shipped = [{"name": p.name, "task": p.task, "summary": p.summary, "source": "shipped"}
-                   for p in PRETRAINED.values() if is_installed(p.name)]
-        return shipped + [{"name": r["name"], "task": r["model"], "summary": f"trained here: {r['model']} on {r['data']}",
-                           "source": "run"} for r in _runs(storage) if r["exported"]]
+        shipped = [{"name": p.name, "kind": p.task, "tasks": _tasks_of(p.task, p.name), "summary": p.summary,
+                    "source": "shipped"} for p in PRETRAINED.values() if is_installed(p.name)]
+        return shipped + [{"name": r["name"], "kind": r["model"], "tasks": _tasks_of(r["model"], r["name"], storage),
+                           "summary": f"trained here: {r['model']} on {r['data']}", "source": "run"}
+                          for r in _runs(storage) if r["exported"]]
 
     @app.get("/api/datasets", summary="Datasets a training job may name")
     def datasets() -> list[dict[str, Any]]:
@@ -162,8 +166,8 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
              response_class=FileResponse, responses={**_errors(404), 200: {"content": {"image/png": {}}}})
     def input_image(job_id: str, name: str):
         job = _job(queue, job_id)
-        stored = job.inputs.get(name)
-        if not isinstance(stored, str) or not stored.endswith(".png"):
+        stored = (job.inputs.get(name) or {}).get("file")
+        if stored is None:
             raise _error(404, f"job {job_id} has no input image {name!r}")
         return _png(storage.input_path(job_id, stored))
 
@@ -204,6 +208,38 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
         if not is_safe_name(file) or not file.endswith(".png"):
             raise _error(404, "no such sample")
         return _png(_run_folder(storage, name) / "samples" / file)
+
+
+#: The tasks that use a model of each kind (a shipped model's task or a run's model family).
+_TASKS_OF_KIND = {"sr": ["upscale"], "edsr": ["upscale"], "espcn": ["upscale"], "denoise": ["denoise"],
+                  "dncnn": ["denoise"], "style": ["stylize"], "inpaint": ["inpaint"], "caption": ["caption"],
+                  "captioner": ["caption"], "text-gan": ["generate"], "dcgan": ["sample"], "cgan": ["sample"],
+                  "vae": ["sample"], "cvae": ["sample"], "vaegan": ["sample"]}
+
+
+def _tasks_of(kind: str, name: str, storage: Storage | None = None) -> list[str]:
+    """The tasks a model serves; a diffusion model's depend on its conditioning (text: generate
+    and inpaint; otherwise sample and inpaint)."""
+    if kind != "diffusion":
+        return _TASKS_OF_KIND.get(kind, [])
+    try:
+        source = name if storage is None else str(storage.runs / name)
+        cond = _diffusion_cond(source)
+    except AtelierError:
+        return []
+    return ["generate", "inpaint"] if cond == "text" else ["sample", "inpaint"]
+
+
+def _diffusion_cond(source: str) -> str:
+    """A diffusion model's conditioning (``text``, ``label`` or ``none``) from its model.json."""
+    from atelier.pretrained import PRETRAINED, pretrained_dir
+
+    folder = pretrained_dir(source) if source in PRETRAINED else Path(source)
+    try:
+        config = json.loads((folder / "model.json").read_text())["config"]
+    except (OSError, KeyError, json.JSONDecodeError):
+        raise InvalidArgument(f"{source}: no readable model.json") from None
+    return str(config.get("cond", "none"))
 
 
 def _lookup(fn):
@@ -258,7 +294,7 @@ def _submit(queue: JobQueue, storage: Storage, config: Any, fields: dict[str, An
     PNG under a new job id, then queue it. Runs in a thread: decoding is not the event loop's."""
     import uuid
 
-    from atelier.image import load_image, save_image
+    from atelier.image import load_image, save_image, write_atomic
     from atelier.tasks.registry import get_task
 
     name = fields.get("task")
@@ -294,7 +330,7 @@ def _submit(queue: JobQueue, storage: Storage, config: Any, fields: dict[str, An
         if input_spec.kind == "text":
             if not isinstance(value, str):
                 raise InvalidArgument(f"input {input_name} must be text, not a file")
-            inputs[input_name] = value
+            inputs[input_name] = {"text": value}
             continue
         if isinstance(value, str):
             raise InvalidArgument(f"input {input_name} must be an image file")
@@ -302,15 +338,18 @@ def _submit(queue: JobQueue, storage: Storage, config: Any, fields: dict[str, An
         if len(data) > config.max_upload_bytes:
             raise InvalidArgument(f"input {input_name} is larger than {config.max_upload_bytes} bytes")
         try:
-            images[input_name] = load_image(data, max_pixels=config.max_pixels, max_bytes=config.max_upload_bytes)
+            images[input_name] = (load_image(data, max_pixels=config.max_pixels, max_bytes=config.max_upload_bytes), data)
         except AtelierError as exc:
             raise InvalidArgument(f"input {input_name}: {exc}") from None
     if spec.long and "run" in params and params["run"] is None:
         params["run"] = f"{params.get('model', name)}-{job_id}"  # fixed now: a resumed job continues it
-    for input_name, image in images.items():
+    for input_name, (image, data) in images.items():
         path = storage.input_path(job_id, f"{input_name}.png", create=True)
-        save_image(path, image, overwrite=True)
-        inputs[input_name] = path.name
+        if data.startswith(_PNG_SIGNATURE):  # checked above by decoding it: keep the bytes as sent
+            write_atomic(path, data)
+        else:  # other formats are stored as the PNG of what was decoded
+            save_image(path, image, overwrite=True)
+        inputs[input_name] = {"file": path.name}
     timeout = config.train_timeout if spec.long else config.job_timeout
     try:
         job = queue.submit(name, params, inputs, seed=int(seed_text), long=spec.long, timeout=timeout, job_id=job_id)

@@ -120,6 +120,8 @@ class Guard:
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 extra = list(SECURITY_HEADERS)
+                if scope["path"].startswith("/static/"):  # the page's own files: revalidate after an upgrade
+                    extra.append((b"cache-control", b"no-cache"))
                 if set_cookie is not None:
                     extra.append((b"set-cookie", set_cookie.encode()))
                 names = {k.lower() for k, _ in message.get("headers", [])}

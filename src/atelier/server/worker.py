@@ -78,12 +78,11 @@ def run_job(queue: JobQueue, storage: Storage, job: Job, *, device: str = "auto"
     try:
         spec = get_task(job.task)
         inputs = {}
-        for name, value in job.inputs.items():
-            kind = next((i.kind for i in spec.inputs if i.name == name), "text")
-            if value is None or kind == "text":
-                inputs[name] = value
+        for name, stored in job.inputs.items():  # {"file": NAME.png} or {"text": ...}
+            if "file" in stored:
+                inputs[name] = load_image(storage.input_path(job.id, stored["file"]), max_pixels=storage.max_pixels)
             else:
-                inputs[name] = load_image(storage.input_path(job.id, value), max_pixels=storage.max_pixels)
+                inputs[name] = stored["text"]
         result = spec.run(inputs, job.params, ctx)
         outputs = []
         for name, image in result.images.items():
@@ -107,7 +106,7 @@ def run_job(queue: JobQueue, storage: Storage, job: Job, *, device: str = "auto"
 
 
 def worker_main(home: str, worker_id: str, threads: int, device: str = "auto",
-                max_pixels: int | None = None, poll: float = 0.1) -> None:
+                max_pixels: int | None = None, poll: float = 0.02) -> None:
     """A worker process: claim and run jobs until the parent goes away."""
     _die_with_parent()
     parent = os.getppid()

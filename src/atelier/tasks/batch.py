@@ -249,6 +249,30 @@ class Edited:
     note: str | None = None
 
 
+class TaskEdit:
+    """A registered image-to-image task as a batch's processor: ``apply(image)`` runs it with
+    fixed ``params`` and ``ctx`` and returns its ``image`` result, with ``note(result)`` as
+    the note for the user when given (the noise level ``denoise`` estimated).
+
+    Example
+    -------
+    >>> from atelier.tasks.registry import TaskContext, get_task
+    >>> edit = TaskEdit(get_task("edit"), {"pipeline": "flip"}, TaskContext())
+    >>> edit.apply(np.arange(6, dtype=np.uint8).reshape(2, 3))[0].tolist()
+    [2, 1, 0]
+    """
+
+    def __init__(self, spec: Any, params: dict[str, Any], ctx: Any,
+                 note: Callable[[Any], str] | None = None) -> None:
+        self.spec, self.params, self.ctx, self.note = spec, params, ctx, note
+
+    def apply(self, image: np.ndarray) -> np.ndarray | Edited:
+        result = self.spec.run({"image": image}, self.params, self.ctx)
+        if self.note is None:
+            return result.images["image"]
+        return Edited(result.images["image"], self.note(result))
+
+
 def _reason(exc: BaseException, source: Path) -> str:
     """The cause of a failure without the file name (the caller prints the path once)."""
     reason = getattr(exc, "reason", None)

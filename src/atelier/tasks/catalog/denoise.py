@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -10,6 +10,22 @@ from atelier.ops.registry import Range
 from atelier.tasks.catalog._models import cached_model, model_named
 from atelier.tasks.registry import InputSpec, TaskContext, TaskResult, register_task
 from atelier.tasks.tiling import DEFAULT_TILE
+
+
+def load_denoise_net(ctx: TaskContext, model: str, tile: int, sigma: float | None) -> Any:
+    """The network (or ``"nlm"``) the task runs, through the model cache, checked against
+    ``tile`` and ``sigma`` (a blind denoiser takes none): a command calls it before reading
+    any image, so a model error comes first."""
+    from atelier.tasks.restore import check_denoiser_sigma, check_model_tile, load_denoiser
+
+    if model == "nlm":
+        return "nlm"
+    device = ctx.torch_device()
+    source = ctx.model_source(model)
+    net = cached_model("denoise", source, device, lambda: load_denoiser(source, device=device))
+    check_model_tile(net, tile)
+    check_denoiser_sigma(net, "auto" if sigma is None else sigma, model)
+    return net
 
 
 @register_task("denoise", inputs=[InputSpec("image", "image", help="The noisy photo.")], category="restore",
@@ -23,19 +39,12 @@ def denoise_task(
     tile: Annotated[int, Range(16, 8192), "largest tile side in input pixels (bounds memory)"] = DEFAULT_TILE,
 ) -> TaskResult:
     """Remove noise with a DnCNN denoiser; the noise level is estimated unless given (alpha kept)."""
-    from atelier.tasks.restore import check_denoiser_sigma, check_model_tile, denoise, load_denoiser
+    from atelier.tasks.restore import denoise
 
-    device = ctx.torch_device()
-    if model == "nlm":
-        net: object = "nlm"
-    else:
-        source = ctx.model_source(model)
-        net = cached_model("denoise", source, device, lambda: load_denoiser(source, device=device))
-        check_model_tile(net, tile)
-        check_denoiser_sigma(net, "auto" if sigma is None else sigma, model)
+    net = load_denoise_net(ctx, model, tile, sigma)
     ctx.report(0, 1, "denoising")
     kwargs = {} if ctx.max_pixels is None else {"max_pixels": ctx.max_pixels}
     out, level = denoise(image, sigma="auto" if sigma is None else sigma, model=net, tile=tile,
-                         device=device, return_sigma=True, **kwargs)
+                         device=ctx.torch_device(), return_sigma=True, **kwargs)
     ctx.report(1, 1, "denoised")
     return TaskResult(images={"image": out}, data={"sigma": round(float(level), 2)})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 
@@ -10,6 +10,20 @@ from atelier.ops.registry import Range
 from atelier.tasks.catalog._models import cached_model, model_named
 from atelier.tasks.registry import InputSpec, TaskContext, TaskResult, register_task
 from atelier.tasks.tiling import DEFAULT_TILE
+
+
+def load_upscaler(ctx: TaskContext, scale: int, model: str, tile: int) -> Any:
+    """The network (or ``"bicubic"``) the task runs, through the model cache, checked against
+    ``tile``: a command calls it before reading any image, so a model error comes first."""
+    from atelier.tasks.restore import check_model_tile, load_sr_model
+
+    if model == "bicubic":
+        return "bicubic"
+    device = ctx.torch_device()
+    source = None if model == "auto" else ctx.model_source(model)
+    net = cached_model("sr", source or f"sr-x{scale}", device, lambda: load_sr_model(source, scale, device=device), scale)
+    check_model_tile(net, tile)
+    return net
 
 
 @register_task("upscale", inputs=[InputSpec("image", "image", help="The photo to enlarge.")], category="restore",
@@ -23,18 +37,11 @@ def upscale_task(
     tile: Annotated[int, Range(16, 8192), "largest tile side in input pixels (bounds memory)"] = DEFAULT_TILE,
 ) -> TaskResult:
     """Upscale an image 2, 3 or 4 times with a super-resolution network (alpha kept)."""
-    from atelier.tasks.restore import check_model_tile, load_sr_model, upscale
+    from atelier.tasks.restore import upscale
 
-    device = ctx.torch_device()
-    if model == "bicubic":
-        net: object = "bicubic"
-    else:
-        source = None if model == "auto" else ctx.model_source(model)
-        net = cached_model("sr", source or f"sr-x{scale}", device,
-                           lambda: load_sr_model(source, scale, device=device), scale)
-        check_model_tile(net, tile)
+    net = load_upscaler(ctx, scale, model, tile)
     ctx.report(0, 1, "upscaling")
     kwargs = {} if ctx.max_pixels is None else {"max_pixels": ctx.max_pixels}
-    out = upscale(image, scale=scale, model=net, tile=tile, device=device, **kwargs)
+    out = upscale(image, scale=scale, model=net, tile=tile, device=ctx.torch_device(), **kwargs)
     ctx.report(1, 1, "upscaled")
     return TaskResult(images={"image": out})
