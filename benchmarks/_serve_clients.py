@@ -78,17 +78,21 @@ def submit(client: httpx.Client, task: str, params: dict, files: dict[str, bytes
     return client.post("/api/jobs", data={"task": task, "params": json.dumps(params)}, files=parts)
 
 
-def wait_done(client: httpx.Client, job_id: str, poll: float = 0.02, timeout: float = 600.0) -> dict[str, Any]:
-    """Poll until the job is final; connection errors (a restarting server) are waited out."""
+def wait_done(client: httpx.Client, job_id: str, timeout: float = 600.0) -> dict[str, Any]:
+    """Follow the job's event stream (what the web page does) until its ``done`` or ``error``
+    event; a cut stream (a restarting server) is opened again. Returns the final job."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         try:
-            job = client.get(f"/api/jobs/{job_id}").json()
-            if job["status"] in ("done", "failed", "cancelled", "interrupted"):
-                return job
-        except (httpx.HTTPError, ValueError):
+            with client.stream("GET", f"/api/jobs/{job_id}/events", timeout=timeout) as stream:
+                event = None
+                for line in stream.iter_lines():
+                    if line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("data:") and event in ("done", "error"):
+                        return json.loads(line[5:])
+        except httpx.HTTPError:
             time.sleep(0.2)
-        time.sleep(poll)
     raise TimeoutError(f"job {job_id} did not end in {timeout} s")
 
 

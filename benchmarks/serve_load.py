@@ -4,7 +4,7 @@ Parts (``--only overhead,load,crash``), each against a real ``python -m atelier.
 loopback (its own SQLite home in a temporary folder):
 
 1. **overhead**: a 1-megapixel x2 upscale (``sr-x2``) through the API (multipart upload ->
-   queue -> worker -> result PNG downloaded) against the same task called in-process (decode
+   queue -> worker -> the job's event stream says done -> result PNG downloaded) against the same task called in-process (decode
    the same PNG, ``get_task("upscale").run``, encode the result PNG), with the worker and the
    in-process call on the same number of torch threads, in interleaved rounds after one
    warm-up each. Target: API p50 at most 15 % over the in-process p50.
@@ -94,7 +94,7 @@ def part_overhead(side: int, rounds: int, threads: int) -> dict:
 
             def through_api() -> bytes:
                 r = submit(client, "upscale", {"scale": 2}, {"image": upload})
-                job = wait_done(client, r.json()["id"], poll=0.01)
+                job = wait_done(client, r.json()["id"])
                 assert job["status"] == "done", job["error"]
                 return client.get(f"/api/jobs/{job['id']}/outputs/image").content
 

@@ -198,3 +198,16 @@ def test_token_required_beyond_loopback(tmp_path):
         page = c.get(f"/?token={config.token}")
         assert "HttpOnly" in page.headers["set-cookie"] and "SameSite=Strict" in page.headers["set-cookie"]
         assert c.get("/api/health").status_code == 200  # the cookie now carries it
+
+
+def test_a_job_past_its_time_limit_is_stopped(tmp_path):
+    """A job that runs past ``job_timeout`` has its worker stopped and is marked failed; a new
+    worker takes the next job."""
+    config = StudioConfig(home=tmp_path, workers=1, threads=1, job_timeout=1.0)
+    with TestClient(create_app(config), base_url=BASE) as c:
+        slow = submit(c, "stylize", {"model": "optimize", "steps": 2000, "size": 128},
+                      {"image": png_bytes(64, 64), "style": png_bytes(64, 64, seed=1)}).json()
+        quick = submit(c, "edit", {"pipeline": "equalize"}, {"image": png_bytes()}).json()
+        stopped = wait_for(c, slow["id"], timeout=60)
+        assert stopped["status"] == "failed" and "time limit of 1 s" in stopped["error"]
+        assert wait_for(c, quick["id"], timeout=60)["status"] == "done"

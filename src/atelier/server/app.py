@@ -32,21 +32,18 @@ Example
 
 from __future__ import annotations
 
-import asyncio
-import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 
+from atelier import __version__
 from atelier.errors import AtelierError
 from atelier.image import DEFAULT_MAX_PIXELS
-from atelier.server.queue import FINAL, JobQueue
+from atelier.server.queue import JobQueue
 from atelier.server.security import LOOPBACK_HOSTS, Guard
 from atelier.server.storage import Storage
 
@@ -71,7 +68,6 @@ class StudioConfig:
     max_upload_bytes: int = 50 * 1024 * 1024
     max_pixels: int = DEFAULT_MAX_PIXELS
     device: str = "auto"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def loopback(self) -> bool:
@@ -112,7 +108,7 @@ def create_app(config: StudioConfig) -> FastAPI:
         finally:
             pool.stop()
 
-    app = FastAPI(title="atelier studio", version=_version(), docs_url=None, redoc_url=None,
+    app = FastAPI(title="atelier studio", version=__version__, docs_url=None, redoc_url=None,
                   lifespan=lifespan,
                   description="Image generation and editing over atelier's task registry: submit jobs, "
                               "follow their progress, fetch their results.")
@@ -132,15 +128,6 @@ def create_app(config: StudioConfig) -> FastAPI:
     app.add_middleware(Guard, token=config.resolved_token(), loopback=config.loopback,
                        max_body=config.max_upload_bytes + 1024 * 1024)
     return app
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("atelier")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _add_docs(app: FastAPI) -> None:
@@ -164,33 +151,3 @@ def _add_docs(app: FastAPI) -> None:
             "<div id='swagger-ui'></div><script src='/docs-assets/swagger-ui-bundle.js'></script>"
             "<script src='/static/docs.js'></script></body></html>"
         )
-
-
-async def read_form(request: Request, limit: int) -> Any:
-    """The multipart form, each part at most ``limit`` bytes (starlette refuses larger)."""
-    return await request.form(max_files=8, max_fields=32, max_part_size=limit)
-
-
-def sse_message(event: str, data: Any, version: int) -> dict[str, str]:
-    return {"event": event, "id": str(version), "data": json.dumps(data)}
-
-
-async def job_events(request: Request, queue: JobQueue, job_id: str, after: int, poll: float = 0.25):
-    """Server-Sent Events of one job: ``progress`` (the job, at each change), ``log`` and
-    ``sample`` (training), then ``done`` or ``error``; ends on the final state or when the
-    client goes. The id is the job's version: a reconnecting page resumes after it."""
-    last = after
-    while not await request.is_disconnected():
-        job, events = await run_in_threadpool(lambda: (queue.get(job_id), queue.events(job_id, last)))
-        if job is None:
-            return
-        for version, kind, data in events:
-            yield sse_message(kind, data, version)
-        if job.version > last:
-            last = job.version
-            if job.status in FINAL:
-                yield sse_message("done" if job.status == "done" else "error", job.public(), job.version)
-                return
-            yield sse_message("progress", job.public(), job.version)
-        await asyncio.sleep(poll)
-

@@ -14,6 +14,8 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from atelier.errors import AtelierError, InvalidArgument
+from atelier.server.app import _error
+from atelier.server.events import job_events
 from atelier.server.queue import JobQueue, QueueFull
 from atelier.server.storage import Storage
 from atelier.tasks.registry import is_safe_name
@@ -54,15 +56,9 @@ def _job_form_schema() -> dict[str, Any]:
         "schema": {"type": "object", "properties": props, "required": ["task"]}}}}}
 
 
-def _error(status: int, message: str):
-    from fastapi import HTTPException
-
-    return HTTPException(status_code=status, detail=message)
-
-
 def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> None:
     """Attach every API route and the page to ``app``."""
-    from atelier.server.app import STATIC, job_events, read_form
+    from atelier.server.app import STATIC
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
@@ -70,9 +66,9 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
 
     @app.get("/api/health", summary="Server status")
     def health() -> dict[str, Any]:
-        from atelier.server.app import _version
+        from atelier import __version__
 
-        return {"ok": True, "version": _version(), "queue": queue.counts(), "workers": config.workers,
+        return {"ok": True, "version": __version__, "queue": queue.counts(), "workers": config.workers,
                 "recovered": getattr(app.state, "recovered", 0)}
 
     @app.get("/api/tasks", summary="The tasks, with their inputs and parameter schemas")
@@ -122,7 +118,7 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
               responses=_errors(400, 413, 429))
     async def submit(request: Request) -> dict[str, Any]:
         try:
-            form = await read_form(request, config.max_upload_bytes)
+            form = await request.form(max_files=8, max_fields=32, max_part_size=config.max_upload_bytes)
         except Exception as exc:  # starlette's MultiPartException and friends: a bad body
             raise _error(413 if "size" in str(exc).lower() else 400, f"cannot read the form: {exc}") from None
         fields = {k: v for k, v in form.multi_items()}
