@@ -49,7 +49,6 @@ its floor or reference. ``quick``: a throwaway 2-step 16 px run when ``model_sou
 from __future__ import annotations
 
 import sys
-import textwrap
 import time
 import warnings
 from pathlib import Path

@@ -5,7 +5,6 @@ weights`, progress lines when stderr is not a terminal, the denoiser's estimated
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np

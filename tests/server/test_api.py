@@ -3,7 +3,6 @@ events, cancellation, limits and the security guard."""
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest

@@ -13,17 +13,14 @@ from pydantic import BaseModel
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from atelier.errors import AtelierError, InvalidArgument
+from atelier.errors import AtelierError
 from atelier.server.app import _error
 from atelier.server.events import job_events
 from atelier.server.queue import JobQueue, QueueFull
+from atelier.server.listings import list_runs, run_folder, tasks_of
 from atelier.server.storage import Storage
+from atelier.server.submit import accept_submission
 from atelier.tasks.registry import is_safe_name
-
-
-
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
 
 class ErrorDetail(BaseModel):
     """Every error answer: one line saying what was wrong and what to do."""
@@ -36,7 +33,6 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     what = {400: "bad task, parameters or input", 404: "no such thing", 409: "not in a state for that",
             413: "upload too large", 429: "the queue is full"}
     return {code: {"model": ErrorDetail, "description": what[code]} for code in codes}
-
 
 
 def _job_form_schema() -> dict[str, Any]:
@@ -97,11 +93,11 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
     def models() -> list[dict[str, Any]]:
         from atelier.pretrained import PRETRAINED, is_installed
 
-        shipped = [{"name": p.name, "kind": p.task, "tasks": _tasks_of(p.task, p.name), "summary": p.summary,
+        shipped = [{"name": p.name, "kind": p.task, "tasks": tasks_of(p.task, p.name), "summary": p.summary,
                     "source": "shipped"} for p in PRETRAINED.values() if is_installed(p.name)]
-        return shipped + [{"name": r["name"], "kind": r["model"], "tasks": _tasks_of(r["model"], r["name"], storage),
+        return shipped + [{"name": r["name"], "kind": r["model"], "tasks": tasks_of(r["model"], r["name"], storage),
                            "summary": f"trained here: {r['model']} on {r['data']}", "source": "run"}
-                          for r in _runs(storage) if r["exported"]]
+                          for r in list_runs(storage) if r["exported"]]
 
     @app.get("/api/datasets", summary="Datasets a training job may name")
     def datasets() -> list[dict[str, Any]]:
@@ -123,7 +119,7 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
             raise _error(413 if "size" in str(exc).lower() else 400, f"cannot read the form: {exc}") from None
         fields = {k: v for k, v in form.multi_items()}
         try:
-            job = await run_in_threadpool(_submit, queue, storage, config, fields)
+            job = await run_in_threadpool(accept_submission, queue, storage, config, fields)
         except QueueFull as exc:
             raise _error(429, str(exc)) from None
         except AtelierError as exc:
@@ -182,11 +178,11 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
 
     @app.get("/api/runs", summary="Training runs")
     def runs() -> list[dict[str, Any]]:
-        return _runs(storage)
+        return list_runs(storage)
 
     @app.get("/api/runs/{name}", summary="A run: settings, loss curves, sample grids", responses=_errors(404))
     def run(name: str) -> dict[str, Any]:
-        folder = _run_folder(storage, name)
+        folder = run_folder(storage, name)
         records = []
         log = folder / "log.jsonl"
         if log.is_file():
@@ -195,7 +191,7 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
                     records.append(json.loads(line))
                 except json.JSONDecodeError:  # a line cut by a kill
                     continue
-        summary = next((r for r in _runs(storage) if r["name"] == name), {"name": name})
+        summary = next((r for r in list_runs(storage) if r["name"] == name), {"name": name})
         return {**summary, "log": records}
 
     @app.get("/api/runs/{name}/samples/{file}", summary="A run's sample grid (PNG)",
@@ -203,39 +199,7 @@ def add_routes(app: FastAPI, queue: JobQueue, storage: Storage, config: Any) -> 
     def run_sample(name: str, file: str):
         if not is_safe_name(file) or not file.endswith(".png"):
             raise _error(404, "no such sample")
-        return _png(_run_folder(storage, name) / "samples" / file)
-
-
-#: The tasks that use a model of each kind (a shipped model's task or a run's model family).
-_TASKS_OF_KIND = {"sr": ["upscale"], "edsr": ["upscale"], "espcn": ["upscale"], "denoise": ["denoise"],
-                  "dncnn": ["denoise"], "style": ["stylize"], "inpaint": ["inpaint"], "caption": ["caption"],
-                  "captioner": ["caption"], "text-gan": ["generate"], "dcgan": ["sample"], "cgan": ["sample"],
-                  "vae": ["sample"], "cvae": ["sample"], "vaegan": ["sample"]}
-
-
-def _tasks_of(kind: str, name: str, storage: Storage | None = None) -> list[str]:
-    """The tasks a model serves; a diffusion model's depend on its conditioning (text: generate
-    and inpaint; otherwise sample and inpaint)."""
-    if kind != "diffusion":
-        return _TASKS_OF_KIND.get(kind, [])
-    try:
-        source = name if storage is None else str(storage.runs / name)
-        cond = _diffusion_cond(source)
-    except AtelierError:
-        return []
-    return ["generate", "inpaint"] if cond == "text" else ["sample", "inpaint"]
-
-
-def _diffusion_cond(source: str) -> str:
-    """A diffusion model's conditioning (``text``, ``label`` or ``none``) from its model.json."""
-    from atelier.pretrained import PRETRAINED, pretrained_dir
-
-    folder = pretrained_dir(source) if source in PRETRAINED else Path(source)
-    try:
-        config = json.loads((folder / "model.json").read_text())["config"]
-    except (OSError, KeyError, json.JSONDecodeError):
-        raise InvalidArgument(f"{source}: no readable model.json") from None
-    return str(config.get("cond", "none"))
+        return _png(run_folder(storage, name) / "samples" / file)
 
 
 def _lookup(fn):
@@ -256,102 +220,3 @@ def _png(path: Path) -> FileResponse:
     if not path.is_file():
         raise _error(404, "no such file")
     return FileResponse(path, media_type="image/png", headers={"cache-control": "no-cache"})
-
-
-def _run_folder(storage: Storage, name: str) -> Path:
-    if not is_safe_name(name) or not (storage.runs / name / "config.json").is_file():
-        raise _error(404, f"no run {name!r}")
-    return storage.runs / name
-
-
-def _runs(storage: Storage) -> list[dict[str, Any]]:
-    from atelier.tasks.training import run_step
-
-    out = []
-    if not storage.runs.is_dir():
-        return out
-    for folder in sorted(storage.runs.iterdir()):
-        config = folder / "config.json"
-        if not (is_safe_name(folder.name) and config.is_file()):
-            continue
-        try:
-            spec = json.loads(config.read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        samples = sorted(p.name for p in (folder / "samples").glob("step-*.png"))
-        out.append({"name": folder.name, "model": spec.get("model"), "data": Path(str(spec.get("data"))).name,
-                    "steps": spec.get("train", {}).get("steps"), "step": run_step(folder),
-                    "samples": samples, "exported": (folder / "model.json").is_file()})
-    return out
-
-
-def _submit(queue: JobQueue, storage: Storage, config: Any, fields: dict[str, Any]) -> dict[str, Any]:
-    """Check a submission in full (task, parameters, every input decoded), store the inputs as
-    PNG under a new job id, then queue it. Runs in a thread: decoding is not the event loop's."""
-    import uuid
-
-    from atelier.image import load_image, save_image, write_atomic
-    from atelier.tasks.registry import get_task
-
-    name = fields.get("task")
-    if not isinstance(name, str):
-        raise InvalidArgument("give the task to run (field task)")
-    spec = get_task(name)
-    raw = fields.get("params") or "{}"
-    if not isinstance(raw, str):
-        raise InvalidArgument("params must be a JSON object (a text field)")
-    try:
-        params = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidArgument(f"params is not JSON: {exc}") from None
-    from atelier.tasks.registry import TaskContext
-
-    params = spec.validate(params, TaskContext(allow_paths=False, work_dir=storage.home))
-    seed_text = fields.get("seed") or "0"
-    if not isinstance(seed_text, str) or not seed_text.isdigit() or int(seed_text) >= 2**31:
-        raise InvalidArgument(f"seed must be a whole number in [0, 2^31), got {seed_text!r}")
-    known = {i.name: i for i in spec.inputs}
-    extra = [k for k in fields if k not in ("task", "params", "seed") and k not in known]
-    if extra:
-        raise InvalidArgument(f"task {name} has no input {extra[0]!r} (inputs: {', '.join(known) or 'none'})")
-    job_id = uuid.uuid4().hex[:16]
-    images: dict[str, Any] = {}
-    inputs: dict[str, Any] = {}
-    for input_name, input_spec in known.items():
-        value = fields.get(input_name)
-        if value in (None, ""):
-            if input_spec.required:
-                raise InvalidArgument(f"task {name} needs the input {input_name} ({input_spec.kind})")
-            continue
-        if input_spec.kind == "text":
-            if not isinstance(value, str):
-                raise InvalidArgument(f"input {input_name} must be text, not a file")
-            inputs[input_name] = {"text": value}
-            continue
-        if isinstance(value, str):
-            raise InvalidArgument(f"input {input_name} must be an image file")
-        data = value.file.read(config.max_upload_bytes + 1)
-        if len(data) > config.max_upload_bytes:
-            raise InvalidArgument(f"input {input_name} is larger than {config.max_upload_bytes} bytes")
-        try:
-            images[input_name] = (load_image(data, max_pixels=config.max_pixels, max_bytes=config.max_upload_bytes), data)
-        except AtelierError as exc:
-            raise InvalidArgument(f"input {input_name}: {exc}") from None
-    if spec.long and "run" in params and params["run"] is None:
-        params["run"] = f"{params.get('model', name)}-{job_id}"  # fixed now: a resumed job continues it
-    for input_name, (image, data) in images.items():
-        path = storage.input_path(job_id, f"{input_name}.png", create=True)
-        if data.startswith(_PNG_SIGNATURE):  # checked above by decoding it: keep the bytes as sent
-            write_atomic(path, data)
-        else:  # other formats are stored as the PNG of what was decoded
-            save_image(path, image, overwrite=True)
-        inputs[input_name] = {"file": path.name}
-    timeout = config.train_timeout if spec.long else config.job_timeout
-    try:
-        job = queue.submit(name, params, inputs, seed=int(seed_text), long=spec.long, timeout=timeout, job_id=job_id)
-    except QueueFull:
-        import shutil
-
-        shutil.rmtree(storage.home / "jobs" / job_id, ignore_errors=True)
-        raise
-    return job.public()

@@ -37,7 +37,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from atelier.errors import InvalidArgument, InvalidImage
+from atelier.errors import InvalidArgument
 from atelier.settings import check_int
 
 __all__ = ["CaptionModel", "attention_strip", "caption_images", "load_caption_model", "prepare_image"]

@@ -55,7 +55,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
 
 from atelier.errors import InvalidArgument, InvalidImage
 from atelier.settings import check_int
