@@ -18,28 +18,19 @@ checkpoint write is not timed).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import resource
 import tempfile
 import time
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from _spawned import alternating
+from _spawned import rss_now_mib as _rss_now_mib
 from torch import nn
 
 BATCH = 64
 LATENT = 100
-
-
-def _rss_now_mib() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
 # ----------------------------------------------------------------------------- reference
@@ -147,16 +138,10 @@ def _run_atelier(x: torch.Tensor, warmup: int, steps: int, seed: int) -> dict[st
             "recipe": {k: v for k, v in vars(objective.hyper).items()}}
 
 
-def _child(kind: str, data_path: str, warmup: int, steps: int, seed: int, queue) -> None:
-    try:
-        x = torch.load(data_path, weights_only=True)
-        fn = _run_atelier if kind == "atelier" else _run_reference
-        out = fn(x, warmup, steps, seed)
-        out["peak_rss_mib"] = _peak_rss_mib()
-        out["threads"] = torch.get_num_threads()
-        queue.put(out)
-    except BaseException as exc:  # report, the parent raises
-        queue.put({"error": f"{type(exc).__name__}: {exc}"})
+def _child(kind: str, data_path: str, warmup: int, steps: int, seed: int) -> dict[str, Any]:
+    x = torch.load(data_path, weights_only=True)
+    fn = _run_atelier if kind == "atelier" else _run_reference
+    return fn(x, warmup, steps, seed)
 
 
 def run_speed(x: torch.Tensor, *, warmup: int, steps: int, rounds: int, seed: int = 0) -> dict[str, Any]:
@@ -169,23 +154,14 @@ def run_speed(x: torch.Tensor, *, warmup: int, steps: int, rounds: int, seed: in
     if not same:
         raise RuntimeError("the reference DCGAN no longer matches atelier's default dcgan "
                            "parameter shapes; update benchmarks/_gen_speed.py")
-    ctx = multiprocessing.get_context("spawn")
-    runs: dict[str, list[dict[str, Any]]] = {"atelier": [], "reference": []}
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "x.pt")
         torch.save(x.contiguous(), path)
-        for r in range(rounds):
-            order = ["atelier", "reference"] if r % 2 == 0 else ["reference", "atelier"]
-            for kind in order:
-                queue = ctx.Queue()
-                proc = ctx.Process(target=_child, args=(kind, path, warmup, steps, seed, queue))
-                proc.start()
-                out = queue.get()
-                proc.join()
-                if "error" in out:
-                    raise RuntimeError(f"{kind} speed run failed: {out['error']}")
-                out["images_per_s"] = steps * BATCH / out["seconds"]
-                runs[kind].append(out)
+        runs = alternating({kind: (_child, (kind, path, warmup, steps, seed))
+                            for kind in ("atelier", "reference")}, rounds)
+    for kind_runs in runs.values():
+        for out in kind_runs:
+            out["images_per_s"] = steps * BATCH / out["seconds"]
     best = {k: max(r["images_per_s"] for r in v) for k, v in runs.items()}
     peak = {k: max(r["peak_rss_mib"] for r in v) for k, v in runs.items()}
     return {

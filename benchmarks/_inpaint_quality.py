@@ -50,12 +50,13 @@ def images(cset5: Path, photos: Path, crop: int = CROP) -> list[tuple[str, np.nd
 
 
 class VGGDistance:
-    """The unweighted LPIPS-style distance above, for ``H x W x 3`` uint8 pairs."""
+    """The unweighted LPIPS-style distance above, for ``H x W x 3`` uint8 pairs
+    (:class:`atelier.nets.feature_losses.FeatureDistance` at ``VGG_TAPS``)."""
 
     def __init__(self) -> None:
-        from atelier.nets.vgg19 import VGG19
+        from atelier.nets.feature_losses import FeatureDistance
 
-        self.vgg = VGG19(taps=VGG_TAPS)
+        self.distance = FeatureDistance(VGG_TAPS)
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> float:
         import torch
@@ -63,13 +64,7 @@ class VGGDistance:
         from atelier.image import to_tensor
 
         with torch.no_grad():
-            fa, fb = self.vgg(to_tensor(a)), self.vgg(to_tensor(b))
-            total = 0.0
-            for t in VGG_TAPS:
-                na = fa[t] / (fa[t].norm(dim=1, keepdim=True) + 1e-10)
-                nb = fb[t] / (fb[t].norm(dim=1, keepdim=True) + 1e-10)
-                total += float(((na - nb) ** 2).sum(dim=1).mean())
-        return total
+            return float(self.distance(to_tensor(a), to_tensor(b))[0])
 
 
 def masked_ssim(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:

@@ -10,8 +10,8 @@ clear error saying how to train one.
 Example
 -------
 >>> sorted(PRETRAINED)  # doctest: +NORMALIZE_WHITESPACE
-['caption-emoji', 'caption-scenes', 'denoise', 'diffusion-mnist', 'inpaint', 'sr-x2', 'sr-x3', 'sr-x4',
- 'style-hubble', 'style-stain', 't2i-emoji', 't2i-scenes']
+['caption-emoji', 'caption-scenes', 'cvae-mnist', 'denoise', 'diffusion-mnist', 'inpaint', 'sr-x2', 'sr-x3', 'sr-x4',
+ 'sr-x4-perceptual', 'style-hubble', 'style-stain', 't2i-emoji', 't2i-scenes', 'vae-mnist']
 >>> PRETRAINED["sr-x4"].train_command
 'atelier train sr --data DIR --scale 4 --out RUN'
 """
@@ -51,7 +51,7 @@ class Pretrained:
     """A shipped model: its task, its scale (1 but for super-resolution) and the command that trains it."""
 
     name: str
-    task: Literal["sr", "denoise", "style", "inpaint", "caption", "diffusion"]
+    task: Literal["sr", "denoise", "style", "inpaint", "caption", "diffusion", "sample"]
     scale: int
     train_command: str
     summary: str
@@ -66,6 +66,13 @@ PRETRAINED: dict[str, Pretrained] = {
     )
     for s in (2, 3, 4)
 }
+PRETRAINED["sr-x4-perceptual"] = Pretrained(
+    "sr-x4-perceptual", "sr", 4,
+    "atelier train sr --data DIR --scale 4 --set loss=perceptual --init-from sr-x4 --out RUN",
+    "x4 perceptual super-resolution (ESRGAN-style: sr-x4 fine-tuned with L1 + VGG19 conv5_4 + RaGAN "
+    "PatchGAN); sharper texture, lower PSNR",
+    "atelier upscale PHOTO --scale 4 --model sr-x4-perceptual -o OUT.png",
+)
 PRETRAINED["denoise"] = Pretrained(
     "denoise", "denoise", 1, "atelier train denoise --data DIR --sigma 0:50 --out RUN",
     "colour denoiser for Gaussian noise of sigma 0..50 (DnCNN with a noise-level map)",
@@ -130,6 +137,18 @@ PRETRAINED["diffusion-mnist"] = Pretrained(
     "class-conditional diffusion of MNIST digits (U-Net with a class embedding, classifier-free guidance)",
     "atelier sample diffusion-mnist -n 64 --label 3 -o grid.png",
 )
+
+# The generative zoo (issue 15): MNIST digits at 32 px, images 0-7999 of ../shared/data/mnist10k,
+# each the best recipe atelier has for its family; `atelier sample NAME` needs no training.
+_MNIST = "--data idx:../shared/data/mnist10k --set data.split=0:8000"
+for _name, _family, _sets, _what, _use in (
+    ("vae-mnist", "vae", "", "VAE with a mixture prior fitted to its latents", "-n 64"),
+    ("cvae-mnist", "cvae", "", "class-conditional VAE", "--label 7 -n 64"),
+):
+    PRETRAINED[_name] = Pretrained(
+        _name, "sample", 1, f"atelier train {_family} {_MNIST} {_sets} --out RUN".replace("  ", " "),
+        f"MNIST digits, 32 px: {_what}", f"atelier sample {_name} {_use} -o grid.png",
+    )
 
 
 def _root(root: str | os.PathLike | None) -> Path:
@@ -273,7 +292,7 @@ def load_restoration_model(source: Any, *, device: str = "cpu", root: str | os.P
     return _load_folder(path, f"model {source}", device)
 
 
-_REFERENCES = ("val_bicubic", "val_noisy", "val_telea", "val_content", "val_style")
+_REFERENCES = ("val_bicubic", "val_noisy", "val_telea", "val_content", "val_style", "val_psnr")
 
 
 def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
@@ -284,8 +303,10 @@ def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
     lists every ``(step, metric)`` with the references the objective logs beside it
     (``val_bicubic`` for super-resolution, ``val_noisy`` for denoising, ``val_telea`` for
     inpainting; the metric is ``val_psnr``, higher is better, for captioners ``val_cider_d``,
-    higher is better, or for style networks
-    ``val_loss``, lower is better, with its ``val_content`` and ``val_style`` terms).
+    higher is better, for style networks ``val_loss``, lower is better, with its
+    ``val_content`` and ``val_style`` terms, or whatever the log's ``best_*`` records say the
+    run picked its export by: ``val_vgg``, lower is better, beside ``val_psnr`` for perceptual
+    super-resolution).
     ``data`` and ``data_options`` are the run's data settings (``atelier evaluate caption``
     reads them to find the images a shipped captioner never saw).
     """
@@ -296,6 +317,9 @@ def run_recipe(run: str | os.PathLike, command: str) -> dict[str, Any]:
     seconds, last = 0.0, 0
     higher = ("val_psnr", "val_cider_d")  # higher is better; else val_loss, lower is better
     metric = next((m for m in higher if any(m in r for r in records)), "val_loss")
+    chosen = [k[5:] for r in records for k in r if k.startswith("best_") and k != "best_step"]
+    if chosen:  # the metric the Trainer picked the export by (val_vgg for a perceptual SR run)
+        metric = chosen[-1]
     curve: list[dict[str, float]] = []
     for record in records:
         if "images_per_s" in record:

@@ -233,7 +233,7 @@ def test_lr_scale_multiplies_every_learning_rate(name):
 
 
 def test_unknown_hyper_key_lists_the_known_ones():
-    with pytest.raises(InvalidArgument, match=r"'lr_gen'.*known: batch_size, betas, class_weight, ema_decay, gp_weight, lr_d, lr_g, mode_seeking, n_critic"):
+    with pytest.raises(InvalidArgument, match=r"'lr_gen'.*known: augment, batch_size, betas, class_weight, ema_decay, gp_weight, lr_d, lr_g, mode_seeking, n_critic"):
         make_objective(build_model("dcgan", MODEL), {"lr_gen": 1e-3})
     with pytest.raises(InvalidArgument, match="must be > 0"):
         make_objective(build_model("vae", MODEL), {"lr": -1.0})

@@ -18,6 +18,7 @@ from typer.exceptions import TyperException
 
 from atelier.cli import caption, compare, demo, edit, info, ops_list, train
 from atelier.cli import evaluate, generate
+from atelier.cli import classify, explain
 from atelier.cli import inpaint, restore, run_task, serve, stylize, text_to_image, weights
 from atelier.cli.memory import tune_allocator
 from atelier.errors import AtelierError
@@ -70,6 +71,8 @@ stylize.register(app)
 inpaint.register(app)
 weights.register(app)
 caption.register(app)
+classify.register(app)
+explain.register(app)
 serve.register(app)
 run_task.register(app)
 

@@ -4,6 +4,10 @@
 PHOTOS --sigma 0:50 --out RUN`` train the restoration models (``sr`` = ``edsr``, ``denoise`` =
 ``dncnn``; ``espcn`` works too) on patches of a folder of photos, validating on held-out
 photos (the last tenth, or ``--val DIR``) and keeping the best checkpoint.
+
+``atelier train classifier --data FOLDER --backbone efficientnet-lite0 [--freeze-backbone |
+--unfreeze-last N] [--size S] --out RUN`` fine-tunes the ImageNet EfficientNet-Lite0 on a
+folder with one sub-folder of images per class (the class names are stored in the run).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from atelier.cli.progress import progress_bar, warnings_on_one_line
 from atelier.errors import InvalidArgument
 from atelier.tasks.training import (
     MODEL_ALIASES,
+    backbone_freeze,
     check_run_folder,
     fine_tune_spec,
     resolve_run,
@@ -50,14 +55,31 @@ def train(
         None, "--val", help="Validation photos (default: the last tenth of --data's)."
     ),
     style: Optional[str] = typer.Option(None, "--style", help="Style image (atelier train style)."),
+    backbone: Optional[str] = typer.Option(
+        None, "--backbone", help="Classifier: pretrained backbone efficientnet-lite0 (none: the small CNN)."
+    ),
+    freeze_backbone: bool = typer.Option(
+        False, "--freeze-backbone", help="Classifier: train the new head alone (a linear probe)."
+    ),
+    unfreeze_last: Optional[int] = typer.Option(
+        None, "--unfreeze-last", help="Classifier: train the head and the backbone's last N blocks only."
+    ),
+    size: Optional[int] = typer.Option(None, "--size", help="Image side the model trains at (= --set model.resolution=S)."),
 ) -> None:
     """Train MODEL on --data into --out, or continue a run with --resume RUN.
 
     MODEL is a family (`atelier models`) or a task: sr (= edsr), denoise (= dncnn).
     diffusion conditions on what --data gives unless --set cond=none|label|text says:
     captions (scenes, a folder with metadata.jsonl), else labels (idx:MNIST), else none.
+    classifier takes its classes from --data (a folder: one sub-folder per class); with
+    --backbone efficientnet-lite0 it fine-tunes the ImageNet network (all of it by default,
+    the backbone at a 10x lower learning rate; --freeze-backbone or --unfreeze-last N).
     """
     flags: dict = {}
+    if backbone is not None:
+        flags["model.backbone"] = backbone
+    if size is not None:
+        flags["model.resolution"] = size
     if scale is not None:
         flags["model.scale"] = scale
     if sigma is not None:
@@ -73,8 +95,11 @@ def train(
             raise InvalidArgument(f"--val {val}: no such folder")
         flags["data.val"] = val
     if resume is not None:
-        if flags:
-            raise InvalidArgument("--scale, --sigma, --style and --val set up a new run; --resume keeps its own")
+        if flags or freeze_backbone or unfreeze_last is not None:
+            raise InvalidArgument(
+                "--scale, --sigma, --style, --val, --backbone, --size, --freeze-backbone and "
+                "--unfreeze-last set up a new run; --resume keeps its own"
+            )
         given = [
             name
             for name, value in (("--data", data), ("--out", out), ("--config", config), ("--init-from", init_from))
@@ -98,6 +123,7 @@ def train(
         if (run / "checkpoints").exists():
             raise InvalidArgument(f"{run} already holds a run; continue it with --resume {run}")
         spec = resolve_run(model, data=data, overrides=sets, config_file=config, flags=flags)
+        freeze = [*freeze, *backbone_freeze(spec, freeze_backbone=freeze_backbone, unfreeze_last=unfreeze_last)]
         spec = fine_tune_spec(spec, init_from=init_from, freeze_d=freeze_d, freeze=freeze, lr_scale=lr_scale,
                               overrides=sets, flags=flags)
     from atelier.train.distributed import DistributedEnv

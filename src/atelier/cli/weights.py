@@ -22,7 +22,8 @@ def _best(best: dict | None) -> str:
         ref = next((best[k] for k in ("val_bicubic", "val_noisy", "val_telea") if k in best), None)
         base = {"val_bicubic": "bicubic", "val_noisy": "noisy", "val_telea": "telea"}
         name = next((base[k] for k in base if k in best), None)
-        return f"{best['val_psnr']:.2f} dB" + (f" ({name} {ref:.2f})" if name else "")
+        vgg = f", VGG distance {best['val_vgg']:.3f}" if "val_vgg" in best else ""
+        return f"{best['val_psnr']:.2f} dB" + (f" ({name} {ref:.2f})" if name else "") + vgg
     if "val_cider_d" in best:
         return f"CIDEr-D {best['val_cider_d']:.3f}"
     if "val_loss" in best:

@@ -256,7 +256,7 @@ class _AtelierClassifier(nn.Module):
         super().__init__()
         self.model = model.eval().requires_grad_(False)
         self.config = model.config
-        self.feature_dim = model.config.feature_dim
+        self.feature_dim = getattr(model, "feature_dim", model.config.feature_dim)  # 1280 on a backbone
         self.num_classes = model.config.num_classes
 
     def forward(self, images: torch.Tensor, logits: bool = False):

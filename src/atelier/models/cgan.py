@@ -42,6 +42,12 @@ from atelier.models.layers import (
     spectral_norm_,
     to_signed,
 )
+from atelier.models.projected_d import (
+    DiscriminatorKind,
+    ProjectedClassDiscriminator,
+    check_projected_fields,
+    projected_feature_size,
+)
 from atelier.models.registry import ModelConfig, register_model
 
 __all__ = ["CGANConfig", "CGAN", "ConditionalBatchNorm2d", "ConditionalGenerator", "ProjectionDiscriminator"]
@@ -53,6 +59,9 @@ class CGANConfig(ModelConfig):
 
     num_classes : number of labels (0 .. num_classes - 1).
     embed_dim : size of the generator's label embedding concatenated to z.
+    discriminator, projected_size, projected_width : the discriminator's kind, ``conv`` (the
+        projection discriminator above) or ``projected`` (the class-conditional
+        :class:`~atelier.models.projected_d.ProjectedClassDiscriminator`).
     """
 
     resolution: int = 32
@@ -63,10 +72,14 @@ class CGANConfig(ModelConfig):
     embed_dim: int = 32
     loss: GANLossName = "hinge"
     spectral_norm: bool = True
+    discriminator: DiscriminatorKind = "conv"
+    projected_size: int = 0
+    projected_width: int = 16
 
     def check(self) -> None:
         self._check_image_fields()
         self._check_latent_fields()
+        check_projected_fields(self)
         self._require(self.num_classes >= 2, "num_classes", "an integer >= 2")
         self._require(self.embed_dim >= 1, "embed_dim", "a positive integer")
 
@@ -151,6 +164,10 @@ class CGAN(PriorSamplingMixin, nn.Module):
         self.config = config
         c = config
         self.generator = init_dcgan_(ConditionalGenerator(c))
+        if c.discriminator == "projected":
+            self.discriminator = ProjectedClassDiscriminator(c.num_classes, c.projected_width,
+                                                             projected_feature_size(c))
+            return
         d = ProjectionDiscriminator(c, discriminator_norm(c.loss, c.spectral_norm), bias=c.loss == "nonsaturating")
         init_dcgan_(d)
         nn.init.normal_(d.embed.weight, 0.0, 0.02)

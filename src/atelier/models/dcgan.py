@@ -39,6 +39,12 @@ from atelier.models.layers import (
     to_signed,
     to_unit,
 )
+from atelier.models.projected_d import (
+    DiscriminatorKind,
+    ProjectedDiscriminator,
+    check_projected_fields,
+    projected_feature_size,
+)
 from atelier.models.registry import ModelConfig, register_model
 
 __all__ = [
@@ -63,6 +69,8 @@ class DCGANConfig(ModelConfig):
     width : channels of the widest-resolution stage; deeper stages double up to ``8 * width``.
     loss : ``nonsaturating``, ``hinge`` or ``wgan-gp`` (see :mod:`atelier.models.gan_losses`).
     spectral_norm : spectral norm on every discriminator layer (then no BatchNorm in D).
+    discriminator, projected_size, projected_width : the discriminator's kind, ``conv`` or
+        ``projected`` (see :mod:`atelier.models.projected_d`).
     """
 
     resolution: int = 32
@@ -71,10 +79,14 @@ class DCGANConfig(ModelConfig):
     width: int = 64
     loss: GANLossName = "nonsaturating"
     spectral_norm: bool = False
+    discriminator: DiscriminatorKind = "conv"
+    projected_size: int = 0
+    projected_width: int = 16
 
     def check(self) -> None:
         self._check_image_fields()
         self._check_latent_fields()
+        check_projected_fields(self)
 
 
 def discriminator_norm(loss: str, spectral_norm: bool) -> Norm:
@@ -122,10 +134,13 @@ class DCGANDiscriminator(nn.Module):
         return self.head(self.features(x)).reshape(x.shape[0])
 
 
-def build_discriminator(config: ModelConfig) -> DCGANDiscriminator:
+def build_discriminator(config: ModelConfig) -> nn.Module:
     """DCGAN-initialised :class:`DCGANDiscriminator` for ``config``'s image size, ``width``,
-    ``loss`` and ``spectral_norm`` (DCGAN and VAE-GAN configs)."""
+    ``loss`` and ``spectral_norm`` (DCGAN and VAE-GAN configs), or with ``discriminator =
+    "projected"`` a :class:`~atelier.models.projected_d.ProjectedDiscriminator`."""
     c = config
+    if getattr(c, "discriminator", "conv") == "projected":
+        return ProjectedDiscriminator(c.projected_width, projected_feature_size(c))
     d = DCGANDiscriminator(
         c.channels,
         c.resolution,

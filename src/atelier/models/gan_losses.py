@@ -9,6 +9,10 @@ Three losses, looked up by the config's ``loss`` name with :func:`get_gan_loss`:
 - ``wgan-gp`` — Gulrajani et al. 2017: ``d = fake - real`` (+ ``lambda * gradient_penalty``,
   added by the objective), ``g = -fake``.
 
+The relativistic average loss (Jolicoeur-Martineau 2019, ESRGAN's) takes both batches in its
+generator loss too, so it is not in that table: :func:`relativistic_d_loss` and
+:func:`relativistic_g_loss`.
+
 Each loss is the batch mean. Logits are ``(B,)`` tensors, as the discriminators return.
 
 Example
@@ -41,6 +45,8 @@ __all__ = [
     "wgan_d_loss",
     "wgan_g_loss",
     "gradient_penalty",
+    "relativistic_d_loss",
+    "relativistic_g_loss",
 ]
 
 
@@ -72,6 +78,27 @@ def wgan_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
 def wgan_g_loss(fake: torch.Tensor) -> torch.Tensor:
     """``-mean(fake)``."""
     return -fake.mean()
+
+
+def relativistic_d_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """RaGAN critic loss: real judged against the mean fake and the reverse, each a binary
+    cross-entropy, averaged: ``(softplus(-(real - mean fake)) + softplus(fake - mean real)) / 2``.
+
+    Logits of any shape (``(B,)`` or PatchGAN's ``(B, 1, h, w)``: the means run over every
+    element). Reference: Jolicoeur-Martineau (2019), "The relativistic discriminator", eq. 6-7;
+    Wang et al. (2018), ESRGAN, eq. 1 (BasicSR halves each term the same way).
+
+    >>> round(relativistic_d_loss(torch.tensor([3.0]), torch.tensor([-3.0])).item(), 4)
+    0.0025
+    """
+    return 0.5 * (F.softplus(fake.mean() - real).mean() + F.softplus(fake - real.mean()).mean())
+
+
+def relativistic_g_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """RaGAN generator loss, the critic's with the roles swapped (ESRGAN eq. 2): the
+    generator gains from the real logits too, so ``real`` should come from the critic without
+    a graph to its parameters (its gradient goes to ``fake`` only)."""
+    return 0.5 * (F.softplus(real - fake.mean()).mean() + F.softplus(real.mean() - fake).mean())
 
 
 def gradient_penalty(

@@ -58,10 +58,17 @@ from torch import nn
 
 from atelier.models.dcgan import DCGANGenerator, discriminator_norm
 from atelier.models.layers import DownStack, init_dcgan_, spectral_norm_, to_signed, to_unit
+from atelier.models.projected_d import (
+    DiscriminatorKind,
+    ProjectedDiscriminator,
+    check_projected_fields,
+    projected_feature_size,
+)
 from atelier.models.registry import ModelConfig, check_range, register_model
 from atelier.text.encoder import PAD_ID, TextEncoder
 
-__all__ = ["TextGANConfig", "TextGAN", "FiLMBatchNorm2d", "TextGenerator", "TextProjectionDiscriminator"]
+__all__ = ["TextGANConfig", "TextGAN", "FiLMBatchNorm2d", "TextGenerator", "TextProjectionDiscriminator",
+           "TextProjectedDiscriminator"]
 
 
 @dataclass
@@ -77,6 +84,8 @@ class TextGANConfig(ModelConfig):
     vocab_size : ids of the tokenizer (a training run sets it from its tokenizer).
     text_dim, text_layers, text_heads, text_max_length : each text encoder's width, blocks,
         heads and the most tokens it reads.
+    discriminator, projected_size, projected_width : the discriminator's kind, ``conv`` (the
+        projection discriminator below) or ``projected`` (:class:`TextProjectedDiscriminator`).
     """
 
     resolution: int = 32
@@ -92,10 +101,14 @@ class TextGANConfig(ModelConfig):
     text_layers: int = 2
     text_heads: int = 4
     text_max_length: int = 48
+    discriminator: DiscriminatorKind = "conv"
+    projected_size: int = 0
+    projected_width: int = 16
 
     def check(self) -> None:
         self._check_image_fields()
         self._check_latent_fields()
+        check_projected_fields(self)
         name = type(self).__name__
         check_range(f"{name}.cond_dim", self.cond_dim, 1, 4096)
         check_range(f"{name}.vocab_size", self.vocab_size, 5, 1_000_000)
@@ -207,6 +220,23 @@ class TextProjectionDiscriminator(nn.Module):
         return self.score(self.features(x), self.embed(tokens, mask))
 
 
+class TextProjectedDiscriminator(ProjectedDiscriminator):
+    """The projected discriminator conditioned on D's own text embedding: ``(x, tokens) ->
+    (B, K)`` patch logits ``<D_k(x), P(e)>`` (:mod:`atelier.models.projected_d`)."""
+
+    def __init__(self, c: TextGANConfig) -> None:
+        super().__init__(c.projected_width, projected_feature_size(c), cond_dim=c.text_dim)
+        self.encoder = _text_encoder(c)
+
+    def embed(self, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, text_dim)``: D's text embedding of each caption."""
+        return self.encoder(tokens, _mask(tokens, mask))[1]
+
+    def forward(self, x: torch.Tensor, tokens: torch.Tensor,  # type: ignore[override]
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.score(self.features(x), self.embed(tokens, mask))
+
+
 @register_model("text-gan", TextGANConfig)
 class TextGAN(nn.Module):
     """Text-to-image GAN (Reed et al. 2016): ``generator(z, tokens)`` and
@@ -217,7 +247,8 @@ class TextGAN(nn.Module):
         super().__init__()
         self.config = config
         self.generator = TextGenerator(config)
-        self.discriminator = TextProjectionDiscriminator(config)
+        projected = config.discriminator == "projected"
+        self.discriminator = (TextProjectedDiscriminator if projected else TextProjectionDiscriminator)(config)
 
     def forward(self, z: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Images ``(B, C, R, R)`` in [0, 1] for noise ``(B, latent_dim)`` and token ids ``(B, L)``

@@ -8,6 +8,10 @@
 - :class:`StyleLoss`: squared Frobenius distance between Gram matrices, summed over taps
   with weights (Gatys et al. 2016: ``relu1_1`` .. ``relu5_1``); targets may be precomputed
   once (:meth:`StyleLoss.target_grams`) and mixed from several styles.
+- :class:`FeatureDistance`: LPIPS's formula without its learned weights, per image: each
+  tap's features unit-normalised over channels, squared difference summed over channels,
+  averaged over positions, summed over taps (Zhang et al. 2018, eq. 1 with ``w = 1``); by
+  default at the last ReLU of each block. A perceptual *measure* (lower is closer).
 
 All take images ``(B, 3, H, W)`` RGB in [0, 1] (the network's convention) and share one
 frozen :class:`~atelier.nets.vgg19.VGG19`, truncated after the deepest tap; gradients flow to
@@ -33,10 +37,14 @@ from torch import nn
 from atelier.errors import InvalidArgument
 from atelier.nets.vgg19 import VGG19
 
-__all__ = ["gram_matrix", "total_variation", "PerceptualLoss", "StyleLoss", "STYLE_TAPS"]
+__all__ = [
+    "gram_matrix", "total_variation", "PerceptualLoss", "StyleLoss", "FeatureDistance", "STYLE_TAPS", "DISTANCE_TAPS",
+]
 
 #: Gatys et al. (2016)'s style layers, equally weighted.
 STYLE_TAPS: dict[str, float] = {"relu1_1": 1.0, "relu2_1": 1.0, "relu3_1": 1.0, "relu4_1": 1.0, "relu5_1": 1.0}
+#: LPIPS-VGG's layers on VGG19: the last ReLU of each block.
+DISTANCE_TAPS: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_4", "relu4_4", "relu5_4")
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
@@ -131,3 +139,37 @@ class StyleLoss(nn.Module):
         goal = target if isinstance(target, Mapping) else self.target_grams(target)
         mine = self.grams(x)
         return sum(w * F.mse_loss(mine[t], goal[t].expand_as(mine[t])) for t, w in self.weights.items())
+
+
+class FeatureDistance(nn.Module):
+    """LPIPS's distance with uniform layer weights: ``(B, 3, H, W)`` pairs -> ``(B,)``.
+
+    ``sum_t mean_hw || f_t(x) / |f_t(x)| - f_t(y) / |f_t(y)| ||^2`` with ``|.|`` the norm over
+    channels at each position (+1e-10, as LPIPS's ``normalize_tensor``). No learned linear
+    weights (none ship offline), so it is LPIPS's "lin off" variant on atelier's VGG19.
+
+    >>> d = FeatureDistance(("relu1_2",))
+    >>> x = torch.rand(2, 3, 16, 16)
+    >>> d(x, x).tolist(), bool((d(x, torch.rand(2, 3, 16, 16)) > 0).all())
+    ([0.0, 0.0], True)
+    """
+
+    def __init__(self, taps: Sequence[str] = DISTANCE_TAPS, *, vgg: VGG19 | None = None) -> None:
+        super().__init__()
+        self.taps = tuple(taps)
+        if not self.taps:
+            raise InvalidArgument("give at least one VGG19 layer")
+        self.vgg = vgg if vgg is not None else VGG19(taps=self.taps)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if x.shape != y.shape:
+            raise InvalidArgument(
+                f"FeatureDistance compares images of one shape, got {tuple(x.shape)} and {tuple(y.shape)}"
+            )
+        fx, fy = self.vgg(x, taps=self.taps), self.vgg(y, taps=self.taps)
+        total = x.new_zeros(x.shape[0])
+        for t in self.taps:
+            nx = fx[t] / (fx[t].norm(dim=1, keepdim=True) + 1e-10)
+            ny = fy[t] / (fy[t].norm(dim=1, keepdim=True) + 1e-10)
+            total = total + ((nx - ny) ** 2).sum(dim=1).flatten(1).mean(dim=1)
+        return total

@@ -18,7 +18,7 @@ __all__ = ["list_runs", "run_folder", "tasks_of"]
 _TASKS_OF_KIND = {"sr": ["upscale"], "edsr": ["upscale"], "espcn": ["upscale"], "denoise": ["denoise"],
                   "dncnn": ["denoise"], "style": ["stylize"], "inpaint": ["inpaint"], "caption": ["caption"],
                   "captioner": ["caption"], "text-gan": ["generate"], "dcgan": ["sample"], "cgan": ["sample"],
-                  "vae": ["sample"], "cvae": ["sample"], "vaegan": ["sample"]}
+                  "vae": ["sample"], "cvae": ["sample"], "vaegan": ["sample"], "sample": ["sample"]}
 
 
 def tasks_of(kind: str, name: str, storage: Storage | None = None) -> list[str]:

@@ -108,10 +108,13 @@ def is_conditional(model: torch.nn.Module) -> bool:
 
 
 def resolve_run(run: str | os.PathLike) -> Path:
-    """The folder holding ``model.json`` + ``model.safetensors`` of a RUN, or a clear error."""
+    """The folder holding ``model.json`` + ``model.safetensors`` of a RUN (or of a shipped
+    generator named like ``cgan-mnist``), or a clear error."""
     from atelier.models.registry import CONFIG_FILE, WEIGHTS_FILE
 
     path = Path(run).expanduser()
+    if not path.exists() and _shipped_generator(str(run)):
+        return _shipped_folder(str(run))
     if not path.exists():
         raise AtelierError(f"{path}: no such run folder; give a training run folder or a "
                            f"folder with {WEIGHTS_FILE} and {CONFIG_FILE}")
@@ -125,6 +128,22 @@ def resolve_run(run: str | os.PathLike) -> Path:
         raise AtelierError(f"{path} has no {' or '.join(missing)}{hint}; a RUN must hold "
                            f"{WEIGHTS_FILE} and {CONFIG_FILE}")
     return path
+
+
+def _shipped_generator(name: str) -> bool:
+    from atelier.pretrained import PRETRAINED
+
+    return name in PRETRAINED and PRETRAINED[name].task == "sample"
+
+
+def _shipped_folder(name: str) -> Path:
+    """The folder of a shipped generator (``dcgan-mnist``...), or how to train it when missing."""
+    from atelier.pretrained import PRETRAINED, is_installed, pretrained_dir
+
+    if not is_installed(name):
+        raise AtelierError(f"the shipped model {name!r} is not in this install; train it with "
+                           f"`{PRETRAINED[name].train_command}` and pass the run folder")
+    return pretrained_dir(name)
 
 
 def load_generator(run: str | os.PathLike, *, device: str | torch.device = "cpu") -> torch.nn.Module:

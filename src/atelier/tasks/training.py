@@ -252,6 +252,8 @@ def _check_data_options(options: dict[str, Any]) -> None:
 
 def build_dataset(spec: dict[str, Any]):
     from atelier.data import make_dataset
+    from atelier.data.registry import MODEL_SIZES
+    from atelier.models import get_model_spec
 
     options = dict(spec["data_options"])
     config = spec["model_config"]
@@ -259,9 +261,11 @@ def build_dataset(spec: dict[str, Any]):
     if "num_classes" in config and "labels" not in options:
         options["labels"] = True
     split = options.pop("split", None)
+    # a family with other sizes than the generative models' says so (a classifier backbone: 224)
+    sizes = getattr(get_model_spec(spec["model"]).config_class, "data_sizes", MODEL_SIZES)
     try:
         return make_dataset(
-            spec["data"], size=config["resolution"], split=tuple(split) if split else None, **options
+            spec["data"], size=config["resolution"], split=tuple(split) if split else None, sizes=sizes, **options
         )
     except TypeError as exc:  # an option the dataset does not take (crop= for digits)
         if "unexpected keyword argument" not in str(exc):
@@ -340,7 +344,8 @@ def run_step(run: str | Path) -> int:
 def check_resume(stored: dict[str, Any], spec: dict[str, Any], run: str | Path) -> None:
     """Refuse a setting that cannot change when a run continues (one line naming it and the
     run's value), and ``steps`` below the step the run has reached. What may change:
-    ``RESUMABLE_TRAIN`` and every hyper setting (learning rates included)."""
+    ``RESUMABLE_TRAIN`` and every hyper setting (learning rates included) but those the
+    family's ``check_resume_hyper(old, new)`` refuses (super-resolution's ``loss``)."""
 
     def refuse(key: str, value: Any) -> InvalidArgument:
         return InvalidArgument(
@@ -368,6 +373,12 @@ def check_resume(stored: dict[str, Any], spec: dict[str, Any], run: str | Path) 
                 f"train.ema_decay cannot be switched {'on' if old is None else 'off'} when a run continues "
                 f"(it is {json.dumps(old)} in the run); change its value instead"
             )
+    from atelier.train.objectives import get_objective
+
+    # a hyper setting that decides which networks train (a critic or not) is the run's too
+    check_family = getattr(get_objective(stored["model"]), "check_resume_hyper", None)
+    if check_family is not None:
+        check_family(stored["hyper"], spec["hyper"])
     reached = run_step(run)
     if spec["train"]["steps"] < reached:
         raise InvalidArgument(
@@ -398,7 +409,8 @@ def fine_tune_spec(
 ) -> dict[str, Any]:
     """A new run's ``spec`` set up to fine-tune (``spec["fine_tune"]``, as ``train_run`` reads it).
 
-    With ``init_from`` (a run folder or a ``model.safetensors`` of the same family), the model
+    With ``init_from`` (a run folder, a ``model.safetensors`` of the same family, or the name of
+    a shipped model such as ``sr-x4``: see :func:`init_folder`), the model
     settings become the source model's architecture, except those this run sets itself: a
     model field named in ``overrides`` (``"model.scale=3"`` or ``"scale=3"``) or ``flags``
     (``{"model.scale": 3}``) keeps this run's value (EDSR x3 from the x4 model: the shared
@@ -408,7 +420,7 @@ def fine_tune_spec(
     if init_from is not None:
         from atelier.models import load_model
 
-        source = load_model(init_from)
+        source = load_model(init_folder(init_from))
         keys = [*(flags or {}), *(item.split("=", 1)[0].strip() for item in overrides)]
         chosen = {k.removeprefix("model.") for k in keys} & set(spec["model_config"])
         spec["model_config"] = {
@@ -423,6 +435,52 @@ def fine_tune_spec(
         "lr_scale": lr_scale,
     }
     return spec
+
+
+def init_folder(init_from: str | os.PathLike) -> Path:
+    """The model folder of an ``init_from``: the path itself, or the folder of the shipped
+    model of that name when no such path exists (``--init-from sr-x4``)."""
+    from atelier.pretrained import PRETRAINED, pretrained_dir
+
+    text = os.fspath(init_from)
+    if text in PRETRAINED and not Path(text).exists():
+        return pretrained_dir(text)
+    return Path(text)
+
+
+def backbone_freeze(spec: dict[str, Any], *, freeze_backbone: bool = False,
+                    unfreeze_last: int | None = None) -> list[str]:
+    """The ``freeze`` prefixes of a classifier on a pretrained backbone: ``["backbone"]`` for a
+    linear probe (``freeze_backbone``), or the backbone's first stages so that only its last
+    ``unfreeze_last`` stages (and the head) train. Neither: ``[]`` (everything trains, the
+    backbone at its lower learning rate).
+
+    >>> spec = {"model": "classifier", "model_config": {"backbone": "efficientnet-lite0"}}
+    >>> frozen = backbone_freeze(spec, unfreeze_last=2)  # blocks.15 and the head conv train
+    >>> len(frozen), frozen[0], frozen[-1]
+    (16, 'backbone.stem', 'backbone.blocks.14')
+    """
+    if not freeze_backbone and unfreeze_last is None:
+        return []
+    from atelier.models.classifier import backbone_stage_names
+
+    if freeze_backbone and unfreeze_last is not None:
+        raise InvalidArgument("freeze_backbone and unfreeze_last exclude each other: "
+                              "the first trains the head alone, the second the head and the last N blocks")
+    stages = backbone_stage_names(spec["model_config"].get("backbone", "none"))
+    if not stages:
+        raise InvalidArgument(
+            f"freeze_backbone and unfreeze_last apply to a classifier on a pretrained backbone "
+            f"(backbone=efficientnet-lite0); {spec['model']} has none"
+        )
+    if freeze_backbone:
+        return ["backbone"]
+    if isinstance(unfreeze_last, bool) or not isinstance(unfreeze_last, int) or not 1 <= unfreeze_last <= len(stages):
+        raise InvalidArgument(
+            f"unfreeze_last must be from 1 to {len(stages)} (the backbone's stages: stem, "
+            f"{len(stages) - 2} blocks, head), got {unfreeze_last!r}; for none use freeze_backbone"
+        )
+    return list(stages[: len(stages) - unfreeze_last])
 
 
 def copy_matching_weights(source, target, *, source_name: str = "the source") -> list[str]:
@@ -479,7 +537,7 @@ def train_run(
         prepared = prepare(spec, run)
     tune = spec["fine_tune"]
     if tune["init_from"]:
-        model = load_model(tune["init_from"]).train()
+        model = load_model(init_folder(tune["init_from"])).train()
         if model.model_name != spec["model"]:
             raise InvalidArgument(
                 f"init_from {tune['init_from']} holds a {model.model_name}, not a {spec['model']}"

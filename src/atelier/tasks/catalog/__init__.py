@@ -6,9 +6,11 @@ Adding a task is one file here (a function decorated with
 
 from atelier.tasks.catalog import (  # noqa: F401  (imported to register)
     caption,
+    classify,
     compare,
     denoise,
     edit,
+    explain,
     generate,
     inpaint,
     sample,

@@ -15,7 +15,8 @@ from atelier.tasks.registry import TaskContext, TaskResult, register_task
 def sample_task(
     ctx: TaskContext,
     *,
-    model: Annotated[str, "a generator run (trained here) or a shipped diffusion model (diffusion-mnist)"] = "diffusion-mnist",
+    model: Annotated[str, "a generator run (trained here) or a shipped one: diffusion-mnist, dcgan-mnist, "
+                          "cgan-mnist, vae-mnist, cvae-mnist"] = "diffusion-mnist",
     n: Annotated[int, Range(1, 256), "number of images"] = 64,
     label: Annotated[int | None, Range(0, 9999), "class of a conditional model (none: every class in turn)"] = None,
     steps: Annotated[int, Range(1, 1000), "diffusion: sampling steps"] = 25,

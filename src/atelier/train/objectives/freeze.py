@@ -40,6 +40,11 @@ BLOCK_SIZE = 3  # conv, norm, LeakyReLU per DownStack stage
 
 def discriminator_blocks(discriminator: nn.Module) -> list[nn.Module]:
     """The conv blocks of a discriminator's ``body`` (a DownStack), image side first."""
+    if hasattr(discriminator, "features_net"):
+        raise InvalidArgument(
+            "freeze_d: the projected discriminator's pretrained features are frozen already and "
+            "its small discriminators are what it trains; freeze_d applies to the conv discriminator"
+        )
     body = getattr(discriminator, "body", None)
     net = getattr(body, "net", None)
     if not isinstance(net, nn.Sequential):

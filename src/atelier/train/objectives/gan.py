@@ -34,6 +34,7 @@ Example
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,10 +43,11 @@ import torch.nn.functional as F
 
 from atelier.models.gan_losses import get_gan_loss, gradient_penalty
 from atelier.models.layers import draw_latent
+from atelier.train.diffaugment import check_policy, diff_augment
 from atelier.train.objectives import register_objective
 from atelier.train.objectives.base import FamilyObjective, check_labels, frozen_grads
 
-__all__ = ["GANHyper", "GAN_RECIPES", "DCGANObjective", "CGANObjective", "mode_seeking_ratio", "split_batch"]
+__all__ = ["GANHyper", "GAN_RECIPES", "PROJECTED_RECIPE", "DCGANObjective", "CGANObjective", "mode_seeking_ratio", "split_batch"]
 
 
 @dataclass
@@ -64,6 +66,10 @@ class GANHyper:
         for pairs of noise vectors with the same label; 0 turns it off. Without it the
         conditional GAN's generator learnt to ignore z (samples of one digit differed by 4 of
         255 after 500 MNIST steps, real digits by 30-39); see :class:`CGANObjective`.
+    augment : the DiffAugment policy (Zhao et al. 2020, :mod:`atelier.train.diffaugment`)
+        applied to every image D sees, real and fake, in both steps: comma-separated
+        ``color``, ``translation``, ``cutout``; empty for none. The projected discriminator's
+        recipe turns all three on, as Sauer et al. do.
     class_weight : lambda of the auxiliary-classifier term (AC-GAN, Odena et al. 2017), for
         discriminators with a class head (the conditional GAN's): the head learns the labels
         of real images (cross-entropy added to D's loss) and the generator is pushed to make
@@ -81,7 +87,12 @@ class GANHyper:
     gp_weight: float = 10.0
     mode_seeking: float = 0.0
     class_weight: float = 0.0
+    augment: str = ""
 
+
+#: The projected discriminator's recipe (Sauer et al. 2021, their ``train.py``): Adam lr 2e-4
+#: for both nets, betas (0, 0.99), batch 64, DiffAugment colour + translation + cutout.
+PROJECTED_RECIPE = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.0, 0.99), "augment": "color,translation,cutout"}
 
 GAN_RECIPES: dict[str, GANHyper] = {
     "nonsaturating": GANHyper(),
@@ -122,7 +133,18 @@ class _GANObjective(FamilyObjective):
 
     @classmethod
     def default_hyper(cls, config) -> GANHyper:
-        return copy.deepcopy(GAN_RECIPES[config.loss])
+        hyper = copy.deepcopy(GAN_RECIPES[config.loss])
+        if getattr(config, "discriminator", "conv") == "projected":
+            hyper = dataclasses.replace(hyper, **PROJECTED_RECIPE)
+        return hyper
+
+    def check_hyper(self) -> None:
+        super().check_hyper()
+        check_policy(self.hyper.augment)
+
+    def augment(self, x: torch.Tensor, ctx: Any) -> torch.Tensor:
+        """``x`` through the recipe's DiffAugment (a fresh draw on every call)."""
+        return diff_augment(x, self.hyper.augment, generator=ctx.generator)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"generator": self.opt_g, "discriminator": self.opt_d}
@@ -149,8 +171,17 @@ class _GANObjective(FamilyObjective):
             with torch.set_grad_enabled(g_step):
                 fake_all = G(z, *g_cond)
             fake = fake_all[:n]
-            real_logits, real_classes = self._judge(D, x, cond, aux)
-            fake_logits = D(fake.detach(), *cond)
+            real_logits, real_classes = self._judge(D, self.augment(x, ctx), cond, aux)
+            h_fake = None
+            if getattr(D, "frozen_features", False):
+                # D's features are a fixed function (the projected discriminator's pretrained
+                # network): one pass over the fakes serves D's step (detached) and G's (through
+                # the graph), which saves a third of the step
+                with torch.set_grad_enabled(g_step):
+                    h_fake = D.features(self.augment(fake, ctx))
+                fake_logits = D.score(h_fake.detach(), *cond)
+            else:
+                fake_logits = D(self.augment(fake.detach(), ctx), *cond)
         d_loss = self.loss.d_loss(real_logits.float(), fake_logits.float())
         if aux:
             d_cls = F.cross_entropy(real_classes.float(), cond[0])
@@ -165,7 +196,11 @@ class _GANObjective(FamilyObjective):
         ctx.optimize("discriminator", d_loss)
         if g_step:
             with frozen_grads(D), ctx.autocast():
-                g_logits, fake_classes = self._judge(D, fake, cond, aux)
+                if h_fake is not None:
+                    g_logits = D.score(h_fake, *cond)
+                    fake_classes = D.classify(h_fake) if aux else None
+                else:
+                    g_logits, fake_classes = self._judge(D, self.augment(fake, ctx), cond, aux)
             g_loss = self.loss.g_loss(g_logits.float())
             total = g_loss
             if aux:

@@ -22,6 +22,15 @@ centre crops (``2 * resolution`` px, downscaled to ``resolution``) with fixed me
 ``val_psnr`` is the PSNR inside the holes (higher is better, picks the exported step) and
 ``val_telea`` OpenCV Telea's on the same holes.
 
+Optional adversarial term (``adversarial=W``, default 0): a spectral-norm PatchGAN
+(:mod:`atelier.models.patchgan`, width ``d_width``) judges the composited output ``comp``
+against the ground truth with the hinge loss, as DeepFill v2's SN-PatchGAN does (Yu et al.
+2019, section 3.2; Adam ``lr_d`` = 1e-4, their rate), one critic update per step; the
+generator adds ``W * -mean D(comp)``. The critic is in the run's checkpoints (exact resume)
+and not in the exported model. At 0 no critic is built: modules, optimizers, checkpoints and
+every number are what they were without the option. Whether there is a critic cannot
+change when a run continues (0 to > 0 or back); its weight can.
+
 Example
 -------
 >>> from atelier.models import build_model
@@ -68,6 +77,9 @@ class InpaintHyper:
     perceptual_weight: float = 0.05 / _FEATURE_SCALE
     style_weight: float = 5.0 / _FEATURE_SCALE**2
     coverage: tuple[float, float] = (0.03, 0.45)
+    adversarial: float = 0.0
+    lr_d: float = 1e-4
+    d_width: int = 64
     batch_size: int = 8
     steps: int = 4000
     validate_every: int = 250
@@ -91,18 +103,41 @@ class InpaintObjective(RestorationObjective):
     def __init__(self, model, hyper=None, *, freeze_d=0, freeze=(), lr_scale=1.0) -> None:
         super().__init__(model, hyper, freeze_d=freeze_d, freeze=freeze, lr_scale=lr_scale)
         self._vgg = None
+        self.adversary = None
+        if self.hyper.adversarial > 0:
+            from atelier.train.objectives.adversarial import PatchAdversary
+
+            h = self.hyper
+            self.adversary = PatchAdversary("hinge", width=h.d_width, lr=self.lr(h.lr_d), betas=h.betas)
+            self.adversary.check_size(self.resolution, "the model's resolution")
+            self.d_sched = torch.optim.lr_scheduler.LambdaLR(
+                self.adversary.optimizer, lambda step: self.lr_factor(step)
+            )
 
     def check_hyper(self) -> None:
         FamilyObjective.check_hyper(self)  # the shared ranges (not the parent's patch check)
         h = self.hyper
         if not 0.0 <= h.min_lr_ratio <= 1.0:
             raise InvalidArgument(f"min_lr_ratio must be in [0, 1], got {h.min_lr_ratio}")
-        for name in ("valid_weight", "hole_weight", "perceptual_weight", "style_weight", "weight_decay"):
+        for name in ("valid_weight", "hole_weight", "perceptual_weight", "style_weight", "weight_decay", "adversarial"):
             if not getattr(h, name) >= 0:
                 raise InvalidArgument(f"{name} must be >= 0, got {getattr(h, name)}")
+        if not 1 <= h.d_width <= 256:
+            raise InvalidArgument(f"d_width must be an integer from 1 to 256, got {h.d_width}")
         low, high = h.coverage
         if not 0 < low <= high < 0.9:
             raise InvalidArgument(f"coverage must be low,high with 0 < low <= high < 0.9, got {low},{high}")
+
+    @classmethod
+    def check_resume_hyper(cls, old: Any, new: Any) -> None:
+        """``adversarial`` may change when a run continues, but not from 0 to > 0 or back."""
+        before, after = float(old.get("adversarial", 0.0)) > 0, float(new.get("adversarial", 0.0)) > 0
+        if before != after:
+            raise InvalidArgument(
+                f"hyper.adversarial cannot turn {'on' if after else 'off'} when a run continues (it is "
+                f"{old.get('adversarial', 0.0)} in the run: the critic comes and goes with it); change its "
+                "weight, or start a new run from this one's model (init_from)"
+            )
 
     @property
     def resolution(self) -> int:
@@ -169,9 +204,18 @@ class InpaintObjective(RestorationObjective):
         gt, mask = self.make_batch(windows, ctx.generator)
         with ctx.autocast():
             out = self.model(gt, mask)
-        terms = self.loss_terms(out.float(), gt, mask)
+        out = out.float()
+        terms = self.loss_terms(out, gt, mask)
+        if self.adversary is None:
+            ctx.optimize("model", terms["loss"])
+            return {k: float(v.detach()) for k, v in terms.items()}
+        comp = out * mask + gt * (1 - mask)
+        terms["adversarial"] = self.hyper.adversarial * self.adversary.generator_loss(gt, comp)
+        terms["loss"] = terms["loss"] + terms["adversarial"]
         ctx.optimize("model", terms["loss"])
-        return {k: float(v.detach()) for k, v in terms.items()}
+        logged = {k: float(v.detach()) for k, v in terms.items()}
+        logged["d_loss"] = self.adversary.critic_step(gt, comp, ctx)
+        return logged
 
     # --- validation -----------------------------------------------------------------------
     def _pairs(self) -> list[Any]:

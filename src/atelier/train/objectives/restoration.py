@@ -33,6 +33,32 @@ Lengths (train-section defaults): 6,000 updates for SR, 4,000 for denoising, val
 250; the shipped x2 and x3 models start from the x4 one (``--init-from``, as EDSR starts its
 x3/x4 from x2) and take 2,000 (``--set steps=2000``).
 
+Perceptual super-resolution (``loss=perceptual``, ESRGAN: Wang et al. 2018, section 3.4 and
+4.1). The generator fine-tunes a PSNR-trained model (ESRGAN starts from its PSNR-oriented
+model "to obtain more pleasing results ... and avoid undesired local optima") with::
+
+    loss = pixel_weight * L1(sr, hr)
+         + perceptual_weight * L1(vgg_conv5_4(sr), vgg_conv5_4(hr))
+         + adversarial_weight * RaGAN_G(D(hr), D(sr))
+
+ESRGAN's weights are 1e-2, 1 and 5e-3, VGG19's ``conv5_4`` *before* its ReLU, Adam 1e-4 for
+both networks. atelier's VGG19 reads Caffe's 0-255 input scale, whose features are about 58
+times those of an ImageNet-normalised input (255 * 0.226), so ``perceptual_weight`` defaults
+to 1/58. The critic is a spectral-norm PatchGAN (:mod:`atelier.models.patchgan`, width
+``d_width``; ESRGAN's is a VGG-style classifier of 128 px crops) trained with the
+relativistic average loss over its patch logits, one critic update per generator update,
+both on the cosine of ``lr_gan``. It lives in the run's checkpoints (exact resume), not in
+the exported model. Validation adds ``val_vgg``, the LPIPS-formula VGG distance
+(:class:`~atelier.nets.feature_losses.FeatureDistance`) of the outputs to the held-out crops,
+and picks the exported step by it (lower is better): PSNR falls as texture is added, so the
+PSNR-best step would be the first.
+
+The start: ``init_from`` when given (its architecture and scale must be this run's);
+without one, the shipped ``sr-x<scale>`` (recorded in the run's ``config.json`` as its
+``init_from``); when that is not installed either, ``InvalidArgument`` says to train the
+PSNR model first. ``loss`` cannot change when a run continues (the critic comes and goes
+with it).
+
 Example
 -------
 >>> from atelier.models import build_model
@@ -40,13 +66,19 @@ Example
 >>> obj = make_objective(build_model("edsr", {"scale": 2, "width": 8, "blocks": 1}))
 >>> type(obj).__name__, obj.hyper.lr, obj.hyper.patch, obj.best_metric
 ('EDSRObjective', 0.0005, 48, 'val_psnr')
+>>> edsr = build_model("edsr", {"scale": 2, "width": 8, "blocks": 1})
+>>> gan = make_objective(edsr, {"loss": "perceptual", "d_width": 8})
+>>> sorted(gan.modules()), gan.best_metric, gan.higher_is_better
+(['discriminator', 'model'], 'val_vgg', False)
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -75,13 +107,25 @@ VALIDATION_SEED = 0
 @dataclass
 class SRHyper:
     """Super-resolution recipe: Adam ``lr``, ``betas``, ``weight_decay``; the cosine ends at
-    ``min_lr_ratio * lr``; ``patch`` is the low-resolution patch side (HR = patch * scale)."""
+    ``min_lr_ratio * lr``; ``patch`` is the low-resolution patch side (HR = patch * scale).
+
+    ``loss``: ``"l1"`` (the PSNR recipe) or ``"perceptual"`` (ESRGAN's, see the module
+    docstring), which reads the rest: its rate ``lr_gan`` (generator and critic, in place of
+    ``lr``), the loss weights, the VGG19 layer ``feature_layer`` and the critic's ``d_width``.
+    """
 
     lr: float = 5e-4
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     min_lr_ratio: float = 0.01
     patch: int = 48
+    loss: Literal["l1", "perceptual"] = "l1"
+    lr_gan: float = 1e-4
+    pixel_weight: float = 1e-2
+    perceptual_weight: float = 1 / 58
+    adversarial_weight: float = 5e-3
+    feature_layer: str = "conv5_4"
+    d_width: int = 64
     batch_size: int = 16
     steps: int = 6000
     validate_every: int = 250
@@ -157,7 +201,7 @@ class RestorationObjective(FamilyObjective):
         super().__init__(model, hyper, freeze_d=freeze_d, freeze=freeze, lr_scale=lr_scale)
         h = self.hyper
         self.opt = torch.optim.Adam(
-            self.params(model, name="model"), lr=self.lr(h.lr), betas=h.betas, weight_decay=h.weight_decay
+            self.params(model, name="model"), lr=self.lr(self.model_lr()), betas=h.betas, weight_decay=h.weight_decay
         )
         self.total_steps: int | None = None
         # a plain function (not a bound method): LambdaLR then keeps it out of its state_dict,
@@ -176,6 +220,10 @@ class RestorationObjective(FamilyObjective):
         if h.weight_decay < 0:
             raise InvalidArgument(f"weight_decay must be >= 0, got {h.weight_decay}")
 
+    def model_lr(self) -> float:
+        """The model's base learning rate (before ``lr_scale``): ``hyper.lr``."""
+        return self.hyper.lr
+
     # --- schedule -------------------------------------------------------------------------
     def setup(self, config: Any) -> None:
         self.total_steps = int(config.steps)
@@ -188,11 +236,28 @@ class RestorationObjective(FamilyObjective):
         floor = self.hyper.min_lr_ratio
         return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * t))
 
+    # an optional PatchGAN critic (perceptual SR, adversarial inpainting: a PatchAdversary) and
+    # its learning-rate schedule; None trains the restoration network alone
+    adversary: Any = None
+    d_sched: Any = None
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        out = super().modules()
+        if self.adversary is not None:
+            out["discriminator"] = self.adversary.discriminator
+        return out
+
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {"model": self.opt}
+        out = {"model": self.opt}
+        if self.adversary is not None:
+            out["discriminator"] = self.adversary.optimizer
+        return out
 
     def schedulers(self) -> dict[str, Any]:
-        return {"lr": self.sched}
+        out = {"lr": self.sched}
+        if self.adversary is not None:
+            out["lr_discriminator"] = self.d_sched
+        return out
 
     # --- data -----------------------------------------------------------------------------
     @property
@@ -287,10 +352,97 @@ class RestorationObjective(FamilyObjective):
 
 
 class SRObjective(RestorationObjective):
-    """Super-resolution: L1 between ``model(lr)`` and ``hr`` on ``(hr, lr)`` patch pairs."""
+    """Super-resolution: L1 between ``model(lr)`` and ``hr`` on ``(hr, lr)`` patch pairs, or
+    ESRGAN's perceptual loss with a PatchGAN critic (``loss=perceptual``)."""
 
     Hyper = SRHyper
     reference_key = "val_bicubic"
+
+    def __init__(self, model, hyper=None, *, freeze_d=0, freeze=(), lr_scale=1.0) -> None:
+        super().__init__(model, hyper, freeze_d=freeze_d, freeze=freeze, lr_scale=lr_scale)
+        self.adversary = None
+        self._vgg = None
+        self._distance = None
+        if self.perceptual:
+            from atelier.train.objectives.adversarial import PatchAdversary
+
+            h = self.hyper
+            self.adversary = PatchAdversary(
+                "ragan", channels=int(model.config.channels), width=h.d_width, lr=self.lr(h.lr_gan), betas=h.betas
+            )
+            self.adversary.check_size(self.patch_size, f"the HR training patch (patch={h.patch} at x{self.scale})")
+            self.d_sched = torch.optim.lr_scheduler.LambdaLR(
+                self.adversary.optimizer, lambda step: self.lr_factor(step)
+            )
+            # PSNR falls as texture comes: pick the exported step by the perceptual distance
+            self.best_metric, self.higher_is_better = "val_vgg", False
+
+    @property
+    def perceptual(self) -> bool:
+        return self.hyper.loss == "perceptual"
+
+    def model_lr(self) -> float:
+        return self.hyper.lr_gan if self.perceptual else self.hyper.lr
+
+    def check_hyper(self) -> None:
+        super().check_hyper()
+        from atelier.nets.vgg19 import LAYERS
+
+        h = self.hyper
+        if h.feature_layer not in LAYERS:
+            raise InvalidArgument(
+                f"feature_layer {h.feature_layer!r} is not a VGG19 layer; e.g. conv5_4 (ESRGAN), "
+                "relu2_2, conv4_4"
+            )
+        if not 1 <= h.d_width <= 256:
+            raise InvalidArgument(f"d_width must be an integer from 1 to 256, got {h.d_width}")
+
+    @classmethod
+    def check_resume_hyper(cls, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        """``loss`` cannot change when a run continues: the critic comes and goes with it."""
+        before, after = old.get("loss", "l1"), new.get("loss", "l1")
+        if before != after:
+            raise InvalidArgument(
+                f"hyper.loss cannot change when a run continues (it is {before!r} in the run); "
+                "start a new run from this one's model (init_from)"
+            )
+
+    @classmethod
+    def prepare_run(cls, spec: dict[str, Any], run: Any) -> None:
+        """A perceptual run starts from a PSNR model: ``init_from``, else the shipped
+        ``sr-x<scale>`` (written into ``spec["fine_tune"]``); its architecture must be the run's."""
+        if (spec.get("hyper") or {}).get("loss", "l1") != "perceptual":
+            return None
+        from atelier.models.registry import CONFIG_FILE
+        from atelier.pretrained import PRETRAINED, is_installed, pretrained_dir
+
+        scale = spec["model_config"].get("scale")
+        tune = dict(spec.get("fine_tune") or {})
+        source = tune.get("init_from")
+        if not source:
+            source = f"sr-x{scale}"
+            if source not in PRETRAINED or not is_installed(source):
+                raise InvalidArgument(
+                    f"loss=perceptual fine-tunes a PSNR-trained model (ESRGAN's recipe) and the shipped "
+                    f"{source} is not in this install: train one first (loss=l1) and give it as init_from"
+                )
+            spec["fine_tune"] = {**tune, "init_from": source}
+        folder = pretrained_dir(source) if source in PRETRAINED and not os.path.exists(source) else source
+        try:
+            import json
+
+            theirs = json.loads((Path(folder) / CONFIG_FILE).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InvalidArgument(f"init_from {source}: cannot read its {CONFIG_FILE} ({exc})") from None
+        mine = {"model": spec["model"], "config": spec["model_config"]}
+        if theirs.get("model") != mine["model"] or theirs.get("config") != mine["config"]:
+            got = f"{theirs.get('model')} {theirs.get('config')}"
+            raise InvalidArgument(
+                f"loss=perceptual fine-tunes the PSNR model as it is: init_from {source} is a {got}, "
+                f"this run a {mine['model']} {mine['config']}; drop the model settings or give a "
+                f"x{scale} {mine['model']} of the same architecture"
+            )
+        return None
 
     @property
     def scale(self) -> int:
@@ -315,7 +467,61 @@ class SRObjective(RestorationObjective):
             )
         with ctx.autocast():
             sr = self.model(lr)
-        return self._l1_step(sr, hr, ctx)
+        if self.adversary is None:
+            return self._l1_step(sr, hr, ctx)
+        return self._perceptual_step(sr.float(), hr, ctx)
+
+    def _features(self, device: torch.device):
+        from atelier.nets.vgg19 import VGG19
+
+        if self._vgg is None:
+            self._vgg = VGG19(taps=(self.hyper.feature_layer,))
+        return self._vgg.to(device)
+
+    def _perceptual_step(self, sr: torch.Tensor, hr: torch.Tensor, ctx: Any) -> dict[str, float]:
+        h, layer = self.hyper, self.hyper.feature_layer
+        vgg = self._features(sr.device)
+        with torch.no_grad():
+            target = vgg(hr)[layer]
+        terms = {
+            "pixel": h.pixel_weight * F.l1_loss(sr, hr),
+            "perceptual": h.perceptual_weight * F.l1_loss(vgg(sr)[layer], target),
+            "adversarial": h.adversarial_weight * self.adversary.generator_loss(hr, sr),
+        }
+        loss = sum(terms.values())
+        ctx.optimize("model", loss)
+        d_loss = self.adversary.critic_step(hr, sr, ctx)
+        out = {k: float(v.detach()) for k, v in terms.items()}
+        out.update(loss=float(loss.detach()), d_loss=d_loss)
+        return out
+
+    def validate(self, modules: dict[str, torch.nn.Module]) -> dict[str, float]:
+        """``val_psnr`` and ``val_bicubic``; a perceptual run adds ``val_vgg`` (the
+        LPIPS-formula distance of the uint8 outputs to the crops, lower is better)."""
+        if self.adversary is None:
+            return super().validate(modules)
+        from atelier.image import to_tensor
+        from atelier.metrics import psnr
+        from atelier.nets.feature_losses import FeatureDistance
+
+        pairs = self._pairs()
+        if not pairs:
+            return {}
+        model = modules["model"]
+        device = next(model.parameters()).device
+        if self._distance is None:
+            self._distance = FeatureDistance()
+        distance = self._distance.to(device)
+        psnrs, vggs = [], []
+        for hr, lr, _ in pairs:
+            out = _uint8(model(lr.to(device)), hr)
+            psnrs.append(psnr(out, hr, channel="y", crop=self.scale))
+            vggs.append(float(distance(to_tensor(out).to(device), to_tensor(hr).to(device))[0]))
+        return {
+            "val_psnr": float(np.mean(psnrs)),
+            self.reference_key: float(np.mean([reference for _, _, reference in pairs])),
+            "val_vgg": float(np.mean(vggs)),
+        }
 
     def _pairs(self) -> list[Any]:
         from atelier.data.patches import degrade_bicubic

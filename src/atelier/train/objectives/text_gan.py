@@ -58,6 +58,7 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, NamedTuple, Sequence
@@ -73,7 +74,8 @@ from atelier.text.encoder import PAD_ID
 from atelier.train.objectives import register_objective
 from atelier.train.objectives.base import FamilyObjective, TextRun, frozen_grads, run_tokenizer
 from atelier.train.objectives.diffusion import DiffusionObjective, PerImage, open_dataset
-from atelier.train.objectives.gan import mode_seeking_ratio
+from atelier.train.diffaugment import check_policy, diff_augment
+from atelier.train.objectives.gan import PROJECTED_RECIPE, mode_seeking_ratio
 
 __all__ = ["TextGANHyper", "TextGANObjective", "TextGANSetup", "mismatch_index", "SAMPLE_SEED"]
 
@@ -93,6 +95,8 @@ class TextGANHyper:
         GAN's (:class:`~atelier.train.objectives.gan.GANHyper`): half the batch's captions are
         drawn again with new noise and ``lambda / (ratio + 1e-5)`` joins G's loss; 0: off.
     kl_weight : weight of the conditioning augmentation's KL term (models with cond_augment).
+    augment : DiffAugment policy for every image D sees (as the GAN recipe's ``augment``;
+        the projected discriminator's recipe turns it on).
     val_images : held-out images of ``val_match`` (0: none).
     sample_images : images of the validation grid (0: none), 8 per prompt.
     batch_size, ema_decay : suggestions for the Trainer's settings.
@@ -104,6 +108,7 @@ class TextGANHyper:
     interpolate: float = 0.5
     mode_seeking: float = 0.3
     kl_weight: float = 1.0
+    augment: str = ""
     val_images: int = 64
     sample_images: int = 64
     batch_size: int = 64
@@ -173,9 +178,17 @@ class TextGANObjective(TextRun, FamilyObjective):
         self._prompts: list[str] | None = None
         self._samples: torch.Tensor | None = None
 
+    @classmethod
+    def default_hyper(cls, config) -> TextGANHyper:
+        hyper = TextGANHyper()
+        if getattr(config, "discriminator", "conv") == "projected":
+            hyper = dataclasses.replace(hyper, **PROJECTED_RECIPE)
+        return hyper
+
     def check_hyper(self) -> None:
         super().check_hyper()
         h = self.hyper
+        check_policy(h.augment)
         check_range("hyper.interpolate", h.interpolate, 0, 1)
         check_range("hyper.val_images", h.val_images, 0, 100_000)
         check_range("hyper.sample_images", h.sample_images, 0, 256)
@@ -285,10 +298,11 @@ class TextGANObjective(TextRun, FamilyObjective):
             cond, kl = G.condition(torch.cat([pooled, 0.5 * (pooled[:k] + pooled[partner]), pooled[:pairs]]), eps)
             fake_all = G.decode(z, cond)
             e = D.embed(ids, mask)
-            h_real = D.features(x)
+            h_real = D.features(diff_augment(x, self.hyper.augment, generator=g))
             real_logits = D.score(h_real, e)
             wrong_logits = D.score(h_real[keep], e[wrong[keep]])
-            fake_logits = D.score(D.features(fake_all[:n].detach()), e)
+            fake_aug = diff_augment(fake_all[:n].detach(), self.hyper.augment, generator=g)
+            fake_logits = D.score(D.features(fake_aug), e)
         d_loss = self.loss.d_loss(real_logits.float(), torch.cat([wrong_logits, fake_logits]).float())
         if bool(keep.any()):
             out["match"] = (real_logits[keep] > wrong_logits).float().mean().item()
@@ -296,7 +310,7 @@ class TextGANObjective(TextRun, FamilyObjective):
         with frozen_grads(D), ctx.autocast():
             e = D.embed(ids, mask)
             e_all = torch.cat([e, 0.5 * (e[:k] + e[partner])])
-            g_logits = D.score(D.features(fake_all[: n + k]), e_all)
+            g_logits = D.score(D.features(diff_augment(fake_all[: n + k], self.hyper.augment, generator=g)), e_all)
         g_loss = self.loss.g_loss(g_logits.float())
         total = g_loss + self.hyper.kl_weight * kl.float() if c.cond_augment else g_loss
         if pairs:
