@@ -9,16 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atelier.cli.main import run
 from atelier.image import load_image, save_image
+from tests.cli.test_cli import atelier
 
 
-def atelier(*args: str) -> int:
-    try:
-        run([str(a) for a in args])
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def _folder(root: Path, classes=("red", "green", "blue"), per_class=4) -> Path:

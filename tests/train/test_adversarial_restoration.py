@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from atelier.errors import InvalidArgument
-from atelier.image import save_image
 from atelier.models import build_model, load_model
 from atelier.models.gan_losses import relativistic_d_loss, relativistic_g_loss
 from atelier.models.patchgan import PatchGAN, PatchGANConfig
@@ -27,13 +26,6 @@ SR_RUN = ["patch=16", "batch_size=2", "checkpoint_every=2", "validate_every=2", 
 INPAINT = {"width": 4, "levels": 2, "resolution": 24}
 
 
-@pytest.fixture
-def photos(tmp_path, astronaut):
-    """3 training crops of the astronaut and 1 held out."""
-    root = tmp_path / "photos"
-    for k, (top, left) in enumerate([(0, 0), (20, 30), (32, 64), (10, 10)]):
-        save_image(root / f"{k}.png", astronaut[top : top + 64, left : left + 64])
-    return root
 
 
 def _sr_spec(photos, extra=(), model=TINY_SR):

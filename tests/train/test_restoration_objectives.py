@@ -31,15 +31,6 @@ TINY = {
 SMALL_RUN = ["patch=8", "batch_size=4", "checkpoint_every=2", "validate_every=2", "log_every=2", "val_crop=32", "holdout=1"]
 
 
-@pytest.fixture
-def photos(tmp_path, astronaut):
-    """3 training crops of the astronaut and 1 held out (the last by name)."""
-    root = tmp_path / "photos"
-    for k, (top, left) in enumerate([(0, 0), (20, 30), (32, 64), (10, 10)]):
-        save_image(root / f"{k}.png", astronaut[top : top + 64, left : left + 64])
-    return root
-
-
 def _spec(model: str, data, extra=()) -> dict:
     sets = [f"{k}={v}" for k, v in TINY[model].items()] + SMALL_RUN + list(extra)
     return resolve_run(model, data=str(data), overrides=sets)
