@@ -91,8 +91,10 @@ class GANHyper:
 
 
 #: The projected discriminator's recipe (Sauer et al. 2021, their ``train.py``): Adam lr 2e-4
-#: for both nets, betas (0, 0.99), batch 64, DiffAugment colour + translation + cutout.
-PROJECTED_RECIPE = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.0, 0.99), "augment": "color,translation,cutout"}
+#: for both nets, batch 64, DiffAugment colour + translation + cutout; but the DCGAN's betas
+#: (0.5, 0.999): with the paper's (0, 0.99) atelier's DCGAN generator collapsed on MNIST (718
+#: steps: classifier IS 2.10, one digit 67 %), with (0.5, 0.999) it did not (1,125 steps: 4.64).
+PROJECTED_RECIPE = {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "augment": "color,translation,cutout"}
 
 GAN_RECIPES: dict[str, GANHyper] = {
     "nonsaturating": GANHyper(),
