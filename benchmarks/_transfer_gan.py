@@ -178,17 +178,19 @@ def run_fewshot(quick: bool, work: Path, seed: int = 0) -> tuple[list, dict]:
         if not (src / "model.safetensors").is_file():
             raise SystemExit(f"few-shot generation needs the MNIST {arm} run {src}: run the projected part first")
     arms = {
-        "scratch (plain)": dict(settings=[]),
-        "scratch (projected)": dict(settings=ARMS["projected"]),
-        "FreezeD from MNIST (plain)": dict(settings=[], init_from=str(sources["plain"]), freeze_d=2),
-        "fine-tune from MNIST (projected)": dict(settings=ARMS["projected"], init_from=str(sources["projected"])),
+        "scratch (plain)": dict(folder="scratch-plain", settings=[]),
+        "scratch (projected)": dict(folder="scratch-projected", settings=ARMS["projected"]),
+        "FreezeD from MNIST (plain)": dict(folder="freezed-plain", settings=[], init_from=str(sources["plain"]),
+                                           freeze_d=2),
+        "fine-tune from MNIST (projected)": dict(folder="fine-tune-projected", settings=ARMS["projected"],
+                                                 init_from=str(sources["projected"])),
     }
     result: dict[str, Any] = {}
     n = 200 if quick else 1000
     for arm, how in arms.items():
         print(f"few-shot: {arm}, {minutes} min...", flush=True)
-        folder = work / ("fewshot-" + arm.split(" (")[0].split()[0].lower() + "-" + arm.split("(")[1].rstrip(")"))
-        tr = train_for("dcgan", "faces", minutes, how["settings"], folder, how.get("init_from"), how.get("freeze_d", 0))
+        tr = train_for("dcgan", "faces", minutes, how["settings"], work / f"fewshot-{how['folder']}",
+                       how.get("init_from"), how.get("freeze_d", 0))
         q = _quality(tr["run"], ds, extractors, n, seed, work / "cache")
         result[arm] = {**tr, **q}
         _row(rows, "few-shot faces", f"{arm}: FID", "", q["efficientnet-lite0"]["fid"], None, quick)

@@ -71,7 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [x for x in parts if x not in PARTS]
     if unknown:
         p.error(f"unknown part {unknown[0]!r}; parts: {', '.join(PARTS)}")
-    from _gen_quality import held_out  # noqa: F401  (fails early when benchmarks/ is broken)
     from _machine import torch_machine_info
     from _report import finish_report
 
