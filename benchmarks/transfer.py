@@ -114,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if tmp is not None:
             tmp.cleanup()
+    merge = args.json.is_file() and set(parts) != set(PARTS) and not args.quick
+    if merge:  # read again: another run of other parts may have written it meanwhile
+        latest = json.loads(args.json.read_text()).get("parts", {})
+        result["parts"] = {**latest, **{k: result["parts"][k] for k in parts}}
     result["part_seconds"] = {k: v["seconds"] for k, v in result["parts"].items()}
     # the table holds every part in the JSON, those merged from earlier runs too
     rows = [tuple(r) for part in PARTS if part in result["parts"] for r in result["parts"][part]["rows"]]

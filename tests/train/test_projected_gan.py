@@ -110,6 +110,28 @@ def test_projected_gan_step_trains_generator_and_small_discriminators(name):
     assert all(torch.equal(after[k], v) for k, v in mixing.items())
 
 
+def test_conv_plus_projected_trains_both_discriminators_weighed_equally():
+    torch.manual_seed(0)
+    model = build_model("dcgan", {**SMALL, "loss": "hinge", "discriminator": "conv+projected"})
+    D = model.discriminator.eval()  # fixed BatchNorm statistics and spectral norms
+    x = torch.rand(3, 1, 16, 16)
+    logits = D(x)
+    k = logits.shape[1] // 2
+    assert torch.equal(logits[:, :k], D.conv(x)[:, None].expand(3, k))  # one logit, repeated
+    assert torch.allclose(logits[:, k:], D.projected(x))
+    D.train()
+    obj = make_objective(model)
+    assert obj.hyper.augment == PROJECTED_RECIPE["augment"]
+    ctx = FakeCtx(obj.optimizers())
+    d = _snapshot(D)
+    for step in range(2):
+        losses = obj.step(_batch(seed=step), step, ctx)
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    changed = _changed(d, D)
+    assert any(k.startswith("conv.") for k in changed) and any(k.startswith("projected.discs.") for k in changed)
+    assert not any(".features_net." in k for k in changed)
+
+
 def test_text_gan_takes_the_projected_discriminator():
     model = build_model("text-gan", {"resolution": 16, "width": 8, "latent_dim": 8, "discriminator": "projected",
                                      "projected_width": 4, "vocab_size": 50, "text_dim": 16, "text_layers": 1})

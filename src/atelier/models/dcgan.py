@@ -40,12 +40,12 @@ from atelier.models.layers import (
     to_unit,
 )
 from atelier.models.projected_d import (
-    DiscriminatorKind,
     ProjectedDiscriminator,
     check_projected_fields,
     projected_feature_size,
 )
 from atelier.models.registry import ModelConfig, register_model
+from atelier.models.vision_aided_d import VisionAidedDiscriminator
 
 __all__ = [
     "DCGANConfig",
@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 GANLossName = Literal["nonsaturating", "hinge", "wgan-gp"]
+DCGANDiscriminatorKind = Literal["conv", "projected", "conv+projected"]
 
 
 @dataclass
@@ -69,8 +70,9 @@ class DCGANConfig(ModelConfig):
     width : channels of the widest-resolution stage; deeper stages double up to ``8 * width``.
     loss : ``nonsaturating``, ``hinge`` or ``wgan-gp`` (see :mod:`atelier.models.gan_losses`).
     spectral_norm : spectral norm on every discriminator layer (then no BatchNorm in D).
-    discriminator, projected_size, projected_width : the discriminator's kind, ``conv`` or
-        ``projected`` (see :mod:`atelier.models.projected_d`).
+    discriminator, projected_size, projected_width : the discriminator's kind: ``conv``,
+        ``projected`` (see :mod:`atelier.models.projected_d`) or ``conv+projected``, both
+        judging together (:mod:`atelier.models.vision_aided_d`).
     """
 
     resolution: int = 32
@@ -79,7 +81,7 @@ class DCGANConfig(ModelConfig):
     width: int = 64
     loss: GANLossName = "nonsaturating"
     spectral_norm: bool = False
-    discriminator: DiscriminatorKind = "conv"
+    discriminator: DCGANDiscriminatorKind = "conv"
     projected_size: int = 0
     projected_width: int = 16
 
@@ -137,9 +139,11 @@ class DCGANDiscriminator(nn.Module):
 def build_discriminator(config: ModelConfig) -> nn.Module:
     """DCGAN-initialised :class:`DCGANDiscriminator` for ``config``'s image size, ``width``,
     ``loss`` and ``spectral_norm`` (DCGAN and VAE-GAN configs), or with ``discriminator =
-    "projected"`` a :class:`~atelier.models.projected_d.ProjectedDiscriminator`."""
+    "projected"`` a :class:`~atelier.models.projected_d.ProjectedDiscriminator` (with
+    ``"conv+projected"`` both, in a :class:`~atelier.models.vision_aided_d.VisionAidedDiscriminator`)."""
     c = config
-    if getattr(c, "discriminator", "conv") == "projected":
+    kind = getattr(c, "discriminator", "conv")
+    if kind == "projected":
         return ProjectedDiscriminator(c.projected_width, projected_feature_size(c))
     d = DCGANDiscriminator(
         c.channels,
@@ -149,7 +153,11 @@ def build_discriminator(config: ModelConfig) -> nn.Module:
         head_bias=c.loss == "nonsaturating",
     )
     init_dcgan_(d)
-    return spectral_norm_(d) if c.spectral_norm else d
+    d = spectral_norm_(d) if c.spectral_norm else d
+    if kind == "conv+projected":
+        projected = ProjectedDiscriminator(c.projected_width, projected_feature_size(c))
+        return VisionAidedDiscriminator(d, projected, (c.channels, c.resolution, c.resolution))
+    return d
 
 
 @register_model("dcgan", DCGANConfig)

@@ -136,7 +136,7 @@ class _GANObjective(FamilyObjective):
     @classmethod
     def default_hyper(cls, config) -> GANHyper:
         hyper = copy.deepcopy(GAN_RECIPES[config.loss])
-        if getattr(config, "discriminator", "conv") == "projected":
+        if "projected" in getattr(config, "discriminator", "conv"):  # "projected", "conv+projected"
             hyper = dataclasses.replace(hyper, **PROJECTED_RECIPE)
         return hyper
 
