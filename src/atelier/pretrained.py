@@ -10,8 +10,8 @@ clear error saying how to train one.
 Example
 -------
 >>> sorted(PRETRAINED)  # doctest: +NORMALIZE_WHITESPACE
-['caption-emoji', 'caption-scenes', 'cvae-mnist', 'denoise', 'diffusion-mnist', 'inpaint', 'sr-x2', 'sr-x3', 'sr-x4',
- 'sr-x4-perceptual', 'style-hubble', 'style-stain', 't2i-emoji', 't2i-scenes', 'vae-mnist']
+['caption-emoji', 'caption-scenes', 'cgan-mnist', 'cvae-mnist', 'dcgan-mnist', 'denoise', 'diffusion-mnist', 'inpaint',
+ 'sr-x2', 'sr-x3', 'sr-x4', 'sr-x4-perceptual', 'style-hubble', 'style-stain', 't2i-emoji', 't2i-scenes', 'vae-mnist']
 >>> PRETRAINED["sr-x4"].train_command
 'atelier train sr --data DIR --scale 4 --out RUN'
 """
@@ -142,6 +142,9 @@ PRETRAINED["diffusion-mnist"] = Pretrained(
 # each the best recipe atelier has for its family; `atelier sample NAME` needs no training.
 _MNIST = "--data idx:../shared/data/mnist10k --set data.split=0:8000"
 for _name, _family, _sets, _what, _use in (
+    ("dcgan-mnist", "dcgan", "--set steps=4000", "DCGAN (Radford et al. recipe)", "-n 64"),
+    ("cgan-mnist", "cgan", "--set steps=5000", "class-conditional GAN (projection discriminator, AC-GAN term)",
+     "--label 7 -n 64"),
     ("vae-mnist", "vae", "", "VAE with a mixture prior fitted to its latents", "-n 64"),
     ("cvae-mnist", "cvae", "", "class-conditional VAE", "--label 7 -n 64"),
 ):
