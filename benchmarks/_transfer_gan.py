@@ -189,6 +189,9 @@ def run_fewshot(quick: bool, work: Path, seed: int = 0) -> tuple[list, dict]:
     for arm, src in sources.items():
         if not (src / "model.safetensors").is_file():
             raise SystemExit(f"few-shot generation needs the MNIST {arm} run {src}: run the projected part first")
+    print("few-shot: the emoji72 grey source...", flush=True)
+    emoji = train_for("dcgan", EMOJI, QUICK_MINUTES if quick else EMOJI_SOURCE_MINUTES, ["channels=1"],
+                      work / "fewshot-source-emoji")
     arms = {
         "scratch (plain)": dict(folder="scratch-plain", settings=[]),
         "scratch (projected)": dict(folder="scratch-projected", settings=ARMS["projected"]),
@@ -196,12 +199,9 @@ def run_fewshot(quick: bool, work: Path, seed: int = 0) -> tuple[list, dict]:
                                            freeze_d=2),
         "fine-tune from MNIST (projected)": dict(folder="fine-tune-projected", settings=ARMS["projected"],
                                                  init_from=str(sources["projected"])),
-        "FreezeD from emoji72 grey (plain)": dict(folder="freezed-emoji", settings=[], freeze_d=2),
+        "FreezeD from emoji72 grey (plain)": dict(folder="freezed-emoji", settings=[], init_from=emoji["run"],
+                                                  freeze_d=2),
     }
-    print("few-shot: the emoji72 grey source...", flush=True)
-    emoji = train_for("dcgan", EMOJI, QUICK_MINUTES if quick else EMOJI_SOURCE_MINUTES, ["channels=1"],
-                      work / "fewshot-source-emoji")
-    arms["FreezeD from emoji72 grey (plain)"]["init_from"] = emoji["run"]
     result: dict[str, Any] = {}
     n = 200 if quick else 1000
     for arm, how in arms.items():

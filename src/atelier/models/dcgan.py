@@ -143,8 +143,9 @@ def build_discriminator(config: ModelConfig) -> nn.Module:
     ``"conv+projected"`` both, in a :class:`~atelier.models.vision_aided_d.VisionAidedDiscriminator`)."""
     c = config
     kind = getattr(c, "discriminator", "conv")
+    projected = ProjectedDiscriminator(c.projected_width, projected_feature_size(c)) if "projected" in kind else None
     if kind == "projected":
-        return ProjectedDiscriminator(c.projected_width, projected_feature_size(c))
+        return projected
     d = DCGANDiscriminator(
         c.channels,
         c.resolution,
@@ -154,8 +155,7 @@ def build_discriminator(config: ModelConfig) -> nn.Module:
     )
     init_dcgan_(d)
     d = spectral_norm_(d) if c.spectral_norm else d
-    if kind == "conv+projected":
-        projected = ProjectedDiscriminator(c.projected_width, projected_feature_size(c))
+    if projected is not None:  # "conv+projected"
         return VisionAidedDiscriminator(d, projected, (c.channels, c.resolution, c.resolution))
     return d
 
