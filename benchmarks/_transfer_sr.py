@@ -49,7 +49,8 @@ MODELS = ("sr-x4", "sr-x4-perceptual")
 CROP, ZOOM = 64, 2
 TRAIN_COMMAND = ("OMP_NUM_THREADS=1 atelier train sr --data ../shared/data/photos80 --scale 4 --set loss=perceptual "
                  "--init-from sr-x4 --set patch=24 --set batch_size=8 --set steps=500 --set validate_every=50 "
-                 "--out runs/sr-x4-perceptual")
+                 "--out runs/sr-x4-perceptual && atelier interpolate sr-x4 runs/sr-x4-perceptual --alpha 0.8 "
+                 "--out runs/sr-x4-perceptual-interp")
 
 
 def _lr(hr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

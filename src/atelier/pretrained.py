@@ -70,7 +70,7 @@ PRETRAINED["sr-x4-perceptual"] = Pretrained(
     "sr-x4-perceptual", "sr", 4,
     "atelier train sr --data DIR --scale 4 --set loss=perceptual --init-from sr-x4 --out RUN",
     "x4 perceptual super-resolution (ESRGAN-style: sr-x4 fine-tuned with L1 + VGG19 conv5_4 + RaGAN "
-    "PatchGAN); sharper texture, lower PSNR",
+    "PatchGAN, blended 0.2/0.8 with sr-x4 by network interpolation); sharper texture, lower PSNR",
     "atelier upscale PHOTO --scale 4 --model sr-x4-perceptual -o OUT.png",
 )
 PRETRAINED["denoise"] = Pretrained(

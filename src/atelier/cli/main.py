@@ -19,7 +19,7 @@ from typer.exceptions import TyperException
 from atelier.cli import caption, compare, demo, edit, info, ops_list, train
 from atelier.cli import evaluate, generate
 from atelier.cli import classify, explain
-from atelier.cli import inpaint, restore, run_task, serve, stylize, text_to_image, weights
+from atelier.cli import inpaint, interpolate, restore, run_task, serve, stylize, text_to_image, weights
 from atelier.cli.memory import tune_allocator
 from atelier.errors import AtelierError
 
@@ -70,6 +70,7 @@ restore.register(app)
 stylize.register(app)
 inpaint.register(app)
 weights.register(app)
+interpolate.register(app)
 caption.register(app)
 classify.register(app)
 explain.register(app)
