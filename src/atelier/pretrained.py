@@ -10,7 +10,7 @@ clear error saying how to train one.
 Example
 -------
 >>> sorted(PRETRAINED)  # doctest: +NORMALIZE_WHITESPACE
-['caption-emoji', 'caption-scenes', 'cgan-mnist', 'cvae-mnist', 'dcgan-mnist', 'denoise', 'diffusion-mnist', 'inpaint',
+['adain', 'caption-emoji', 'caption-scenes', 'cgan-mnist', 'cvae-mnist', 'dcgan-mnist', 'denoise', 'diffusion-mnist', 'inpaint',
  'sr-x2', 'sr-x3', 'sr-x4', 'sr-x4-perceptual', 'style-hubble', 'style-stain', 't2i-emoji', 't2i-scenes', 'vae-mnist']
 >>> PRETRAINED["sr-x4"].train_command
 'atelier train sr --data DIR --scale 4 --out RUN'
@@ -51,7 +51,7 @@ class Pretrained:
     """A shipped model: its task, its scale (1 but for super-resolution) and the command that trains it."""
 
     name: str
-    task: Literal["sr", "denoise", "style", "inpaint", "caption", "diffusion", "sample"]
+    task: Literal["sr", "denoise", "style", "adain", "inpaint", "caption", "diffusion", "sample"]
     scale: int
     train_command: str
     summary: str
@@ -91,6 +91,15 @@ for _name, _sample, _what in (
         f"feed-forward style network: {_what}; light variant, 0.16 M parameters",
         f"atelier stylize PHOTO --model {_name} -o OUT.png",
     )
+# Arbitrary style transfer (AdaIN): one model for any style image; the task ``adain`` routes
+# ``atelier stylize --model adain --style S`` to it. Not in this install until a maintainer ships it.
+PRETRAINED["adain"] = Pretrained(
+    "adain", "adain", 1,
+    "atelier train adain --data ../shared/data/photos80 --set styles=../shared/data/styles --out RUN",
+    "arbitrary style transfer (AdaIN, Huang & Belongie 2017): any style image, style mixing, "
+    "content-style trade-off, masks, colour preservation; VGG19 encoder + trained decoder",
+    "atelier stylize PHOTO --model adain --style STYLE.jpg [--alpha 0.8] -o OUT.png",
+)
 PRETRAINED["inpaint"] = Pretrained(
     "inpaint", "inpaint", 1, "atelier train inpaint --data DIR --out RUN --set width=24 --set steps=1800 --set data.holdout=15",
     "inpainting: smooth pyramid fill corrected by a gated-convolution U-Net, trained on photos80",

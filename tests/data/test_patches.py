@@ -187,3 +187,19 @@ def test_registered_and_loads_with_a_dataloader(photos):
     assert isinstance(ds, PatchDataset) and ds.num_classes == 0
     batch, labels = next(iter(torch.utils.data.DataLoader(ds, batch_size=4)))
     assert batch.shape == (4, 3, 16, 16) and labels.tolist() == [-1] * 4
+
+
+def test_max_side_downscales_large_photos_first(photos):
+    """Pillow's antialiased bicubic to a longer side of 50; smaller photos stay as they are."""
+    plain = PatchDataset(photos, size=16, holdout=1)
+    small = PatchDataset(photos, size=16, holdout=1, max_side=50)
+    for before, after in zip(plain.photos + plain.held_out, small.photos + small.held_out):
+        assert max(after.shape[:2]) == min(50, max(before.shape[:2]))
+        k = max(after.shape[:2]) / max(before.shape[:2])
+        assert abs(after.shape[0] - before.shape[0] * k) <= 1 and abs(after.shape[1] - before.shape[1] * k) <= 1
+    photo = plain.photos[0]
+    expected = resize(photo, width=small.photos[0].shape[1], height=small.photos[0].shape[0],
+                      method="bicubic", antialias=True)
+    assert np.abs(small.photos[0].astype(int) - expected.astype(int)).max() <= 1
+    with pytest.raises(InvalidArgument, match="max_side must be an integer >= 8"):
+        PatchDataset(photos, size=16, max_side=4)

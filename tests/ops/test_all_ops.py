@@ -53,6 +53,8 @@ SAMPLE_ARGS = {
     "inpaint_telea": lambda im: {"mask": _mask(im), "radius": 3.0},
     "inpaint_ns": lambda im: {"mask": _mask(im)},
     "inpaint_biharmonic": lambda im: {"mask": _mask(im)},
+    "quilt": lambda im: {"width": 40, "height": 33, "tileable": True},
+    "texture_fill": lambda im: {"mask": _mask(im), "sample": _other(im), "feather": 3},
 }
 
 

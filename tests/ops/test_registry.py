@@ -15,7 +15,7 @@ from atelier.ops.registry import Range, param_from_annotation
 def test_every_op_is_listed_with_summary_and_typed_params():
     specs = list_ops()
     assert len(specs) >= 26
-    assert {s.category for s in specs} == {"color", "filters", "geometry", "composite", "inpaint"}
+    assert {s.category for s in specs} == {"color", "filters", "geometry", "composite", "inpaint", "texture"}
     for spec in specs:
         assert spec.summary, f"{spec.name} has no docstring summary"
         for p in spec.params:

@@ -90,12 +90,14 @@ def test_model_cache_is_bounded_and_keeps_old_entries_when_a_load_fails():
         ("inpaint", ["image", "mask"], {"method": "telea"}, lambda r, x: r.images["image"].dtype == x.dtype),
         ("sample", [], {"n": 4, "steps": 2, "label": 7}, lambda r, x: r.images["image"].ndim == 3),
         ("generate", ["prompt"], {"n": 2, "steps": 2}, lambda r, x: r.images["image"].ndim == 3),
+        ("texture", ["sample"], {"width": 80, "height": 70}, lambda r, x: r.images["image"].shape == (70, 80, 3)),
+        ("noise", [], {"width": 80, "height": 70}, lambda r, x: r.images["image"].shape == (70, 80)),
     ],
 )
 def test_registered_tasks_run(photo, task, inputs, params, check):
     mask = np.zeros(photo.shape[:2], np.uint8)
     mask[20:30, 20:30] = 255
-    given = {"image": photo, "mask": mask, "prompt": "a red circle"}
+    given = {"image": photo, "mask": mask, "prompt": "a red circle", "sample": photo}
     reports = []
     result = get_task(task).run({k: given[k] for k in inputs}, params, TaskContext(progress=lambda *a: reports.append(a)))
     assert check(result, photo)

@@ -19,6 +19,8 @@ from typer.exceptions import TyperException
 from atelier.cli import caption, compare, demo, edit, info, ops_list, train
 from atelier.cli import evaluate, generate
 from atelier.cli import classify, explain
+from atelier.cli import blend, composite
+from atelier.cli import noise, texture
 from atelier.cli import inpaint, interpolate, restore, run_task, serve, stylize, text_to_image, weights
 from atelier.cli.memory import tune_allocator
 from atelier.errors import AtelierError
@@ -74,6 +76,10 @@ interpolate.register(app)
 caption.register(app)
 classify.register(app)
 explain.register(app)
+composite.register(app)
+blend.register(app)
+texture.register(app)
+noise.register(app)
 serve.register(app)
 run_task.register(app)
 

@@ -1,5 +1,10 @@
 """``atelier stylize CONTENT (--style STYLE... | --model RUN_OR_NAME) -o OUT``: style transfer.
 
+With ``--model adain`` (the shipped AdaIN model, or a run folder holding one) and ``--style``:
+arbitrary style transfer in one pass (Huang & Belongie 2017): several styles mixed by
+``--style-weights``, ``--alpha`` for the content-style trade-off, ``--mask`` one region per
+style, ``--preserve-color``; at the content's size unless ``--size``.
+
 With ``--style``: optimisation (Gatys) — one or more style images, weighted with
 ``--style-weights 0.7,0.3``; the result's longer side is ``--size``; ``--steps`` L-BFGS (or
 Adam) steps, coarse-to-fine over ``--scales``. With ``--model``: one pass of a trained
@@ -32,8 +37,8 @@ def _weights(text: Optional[str], count: int) -> Optional[list[float]]:
 
 def stylize(
     content: str = typer.Argument(..., help="The content image."),
-    style: List[str] = typer.Option([], "--style", help="A style image (repeatable): optimisation."),
-    model: Optional[str] = typer.Option(None, "--model", help="A trained style network (run folder or shipped name)."),
+    style: List[str] = typer.Option([], "--style", help="A style image (repeatable): optimisation, or AdaIN with --model adain."),
+    model: Optional[str] = typer.Option(None, "--model", help="A trained style network (run folder or shipped name); adain: any --style."),
     output: str = typer.Option(..., "--output", "-o", help="Output image file."),
     style_weights: Optional[str] = typer.Option(None, "--style-weights", help="One weight per --style, e.g. 0.7,0.3."),
     size: Optional[int] = typer.Option(None, "--size", min=16, help="Longer side of the result (default 512 with --style, the content's with --model)."),
@@ -43,18 +48,32 @@ def stylize(
     optimizer: str = typer.Option("lbfgs", "--optimizer", help="lbfgs or adam."),
     scales: int = typer.Option(2, "--scales", min=1, help="Coarse-to-fine levels (1: full size only; 2: 60 percent of the steps at half size first)."),
     preserve_color: bool = typer.Option(False, "--preserve-color", help="Keep the content's colours."),
+    alpha: Optional[float] = typer.Option(None, "--alpha", help="AdaIN: content-style trade-off in [0, 1] (default 1: full style)."),
+    mask: List[str] = typer.Option([], "--mask", help="AdaIN: a mask image per --style (repeatable): where each style goes."),
     init: str = typer.Option("content", "--init", help="Start from the content or from noise."),
     seed: int = typer.Option(0, "--seed", help="Seed of the noise start."),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
 ) -> None:
-    """Paint CONTENT in the style of --style images (Gatys et al. 2016) or with a --model."""
+    """Paint CONTENT in the style of --style images (Gatys et al. 2016) or with a --model;
+    --model adain with --style: arbitrary style transfer in one pass (AdaIN)."""
     from atelier.image import load_image, save_image
+    from atelier.tasks.adain import is_adain_source
     from atelier.tasks.stylize import stylize as stylize_image
 
     check_image_output(output, overwrite=overwrite)
-    if bool(style) == bool(model):
-        raise InvalidArgument("give exactly one of --style STYLE (optimisation) and --model RUN (a trained network)")
+    arbitrary = model is not None and is_adain_source(model)
+    if arbitrary and not style:
+        raise InvalidArgument(f"--model {model} is an adain model: give one or more --style images")
+    if not arbitrary and bool(style) == bool(model):
+        raise InvalidArgument("give exactly one of --style STYLE (optimisation) and --model RUN (a trained network), "
+                              "or both with an adain model (--model adain)")
+    if not arbitrary and (alpha is not None or mask):
+        raise InvalidArgument("--alpha and --mask apply to arbitrary style transfer: --model adain --style STYLE")
+    if mask and len(mask) != len(style):
+        raise InvalidArgument(f"give one --mask per --style: {len(mask)} masks for {len(style)} styles")
+    if mask and style_weights is not None:
+        raise InvalidArgument("give --style-weights (mix the styles everywhere) or --mask (one region per style), not both")
     if optimizer not in ("lbfgs", "adam"):
         raise InvalidArgument(f"--optimizer must be lbfgs or adam, got {optimizer!r}")
     if init not in ("content", "noise"):
@@ -62,7 +81,15 @@ def stylize(
     mix = _weights(style_weights, len(style))
     dev = select_device(device)
     image = load_image(content)
-    if model is not None:
+    if arbitrary:
+        from atelier.tasks.adain import adain_stylize
+
+        result = adain_stylize(
+            image, [load_image(path, mode="rgb") for path in style], style_weights=mix,
+            alpha=1.0 if alpha is None else alpha, masks=[load_image(path, mode="grey") for path in mask] or None,
+            preserve_color=preserve_color, size=size, model=model, device=dev,
+        )
+    elif model is not None:
         from atelier.tasks.stylize import stylize_with_model
 
         result = stylize_with_model(image, model, size=size, device=dev)

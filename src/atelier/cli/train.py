@@ -5,6 +5,10 @@ PHOTOS --sigma 0:50 --out RUN`` train the restoration models (``sr`` = ``edsr``,
 ``dncnn``; ``espcn`` works too) on patches of a folder of photos, validating on held-out
 photos (the last tenth, or ``--val DIR``) and keeping the best checkpoint.
 
+``atelier train adain --data PHOTOS --style PAINTINGS --out RUN`` (``--style`` a folder of style
+images, the same as ``--set styles=PAINTINGS``) trains the decoder of arbitrary style transfer
+(Huang & Belongie 2017), validating on held-out photos paired with the styles.
+
 ``atelier train classifier --data FOLDER --backbone efficientnet-lite0 [--freeze-backbone |
 --unfreeze-last N] [--size S] --out RUN`` fine-tunes the ImageNet EfficientNet-Lite0 on a
 folder with one sub-folder of images per class (the class names are stored in the run).
@@ -54,7 +58,9 @@ def train(
     val: Optional[str] = typer.Option(
         None, "--val", help="Validation photos (default: the last tenth of --data's)."
     ),
-    style: Optional[str] = typer.Option(None, "--style", help="Style image (atelier train style)."),
+    style: Optional[str] = typer.Option(
+        None, "--style", help="Style image (atelier train style), or a folder of them (atelier train adain)."
+    ),
     backbone: Optional[str] = typer.Option(
         None, "--backbone", help="Classifier: pretrained backbone efficientnet-lite0 (none: the small CNN)."
     ),
@@ -87,9 +93,11 @@ def train(
 
         flags["hyper.sigma"] = parse_sigma_range(sigma)
     if style is not None:
-        if not Path(style).is_file():
-            raise InvalidArgument(f"--style {style}: no such file")
-        flags["data.style"] = style
+        # a family that trains on many styles (adain) takes data.styles, a folder or one file
+        many = model is not None and "styles" in _data_fields(model)
+        if not (Path(style).exists() if many else Path(style).is_file()):
+            raise InvalidArgument(f"--style {style}: no such file" + (" or folder" if many else ""))
+        flags["data.styles" if many else "data.style"] = style
     if val is not None:
         if not Path(val).is_dir():
             raise InvalidArgument(f"--val {val}: no such folder")
@@ -162,6 +170,13 @@ def train(
     for key, value in best.items():
         if key.startswith("best_") and key != "best_step":
             typer.echo(f"exported the best {key[5:]} {value:.4g} (step {best['best_step']})", err=True)
+
+
+def _data_fields(model: str) -> tuple[str, ...]:
+    """The ``data`` options the objective of ``model`` (a family or an alias) declares."""
+    from atelier.train.objectives import get_objective
+
+    return tuple(getattr(get_objective(MODEL_ALIASES.get(model, model)), "data_fields", ()))
 
 
 def _figure(value) -> str:

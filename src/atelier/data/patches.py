@@ -54,6 +54,7 @@ __all__ = [
     "center_crops",
     "degrade_bicubic",
     "dihedral",
+    "fit_within",
     "read_photos",
 ]
 
@@ -159,6 +160,19 @@ def _default_holdout(count: int) -> int:
     return min(10, count // 10)
 
 
+def fit_within(photo: np.ndarray, side: int) -> np.ndarray:
+    """``photo`` (``H x W x C`` uint8) downscaled so its longer side is ``side`` (Pillow's
+    antialiased bicubic); returned as it is when it already fits."""
+    h, w = photo.shape[:2]
+    if max(h, w) <= side:
+        return photo
+    k = side / max(h, w)
+    size = (max(1, round(w * k)), max(1, round(h * k)))
+    plane = photo[..., 0] if photo.shape[2] == 1 else photo
+    out = np.asarray(Image.fromarray(plane).resize(size, Image.Resampling.BICUBIC))
+    return out.reshape(size[1], size[0], photo.shape[2])
+
+
 @register_dataset("patches", needs_path=True)
 class PatchDataset(Dataset):
     """Random patches of a folder of photos, flipped and rotated; (HR, LR) pairs with ``scale``.
@@ -183,6 +197,11 @@ class PatchDataset(Dataset):
         validation; None picks one in ten, at most 10 (0 below ten photos).
     max_pixels : int
         Decompression-bomb limit per file (larger files count as corrupt).
+    max_side : int or None
+        Downscale (Pillow's antialiased bicubic) every photo whose longer side exceeds this
+        first, training and held-out alike, so a patch shows a scene at the scale it is used
+        at (a style network meets 512-1024 px photos, not 128 px windows of 4,000 px ones);
+        None keeps the photos' own size.
     split, labels
         Accepted for the registry protocol: ``split`` must be None (use ``holdout``), and
         ``labels`` False (patches are unlabelled).
@@ -209,6 +228,7 @@ class PatchDataset(Dataset):
         per_image: int = 32,
         holdout: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        max_side: int | None = None,
         split: object = None,
         labels: bool = False,
     ) -> None:
@@ -231,6 +251,10 @@ class PatchDataset(Dataset):
 
         found = list_images(self.root)
         arrays, files, self.skipped = read_photos(found, channels=self.channels, max_pixels=max_pixels)
+        if max_side is not None:
+            if isinstance(max_side, bool) or not isinstance(max_side, int) or max_side < 8:
+                raise InvalidArgument(f"max_side must be an integer >= 8, got {max_side!r}")
+            arrays = [fit_within(a, max_side) for a in arrays]
         if not arrays:
             raise InvalidArgument(
                 f"{self.root}: none of its {len(self.skipped)} image files could be read "

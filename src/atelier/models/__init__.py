@@ -8,7 +8,7 @@ Example
 -------
 >>> from atelier.models import list_models
 >>> [spec.name for spec in list_models()]
-['captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'diffusion', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'text-gan', 'vae', 'vaegan']
+['adain', 'captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'diffusion', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'text-gan', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from atelier.models.classifier import Classifier, ClassifierConfig
 from atelier.models.sr import EDSR, EDSRConfig, ESPCN, ESPCNConfig
 from atelier.models.dncnn import DnCNN, DnCNNConfig
 from atelier.models.style_net import StyleNet, StyleNetConfig
+from atelier.models.adain import AdaIN, AdaINConfig
 from atelier.models.inpaint_unet import InpaintUNet, InpaintUNetConfig
 from atelier.models.captioner import Captioner, CaptionerConfig
 from atelier.models.unet import DiffusionConfig, DiffusionUNet
@@ -63,6 +64,8 @@ __all__ = [
     "VAEGAN",
     "VAEGANConfig",
     "StyleNet",
+    "AdaIN",
+    "AdaINConfig",
     "InpaintUNet",
     "InpaintUNetConfig",
     "StyleNetConfig",

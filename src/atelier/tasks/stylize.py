@@ -40,7 +40,8 @@ from atelier.arrays import check_image, from_float, split_alpha, to_float
 from atelier.errors import InvalidArgument
 from atelier.nets.feature_losses import PerceptualLoss, StyleLoss, gram_matrix, total_variation
 
-__all__ = ["stylize", "stylize_with_model", "load_style_model", "StyleProblem", "CONTENT_TAP", "STYLE_TAPS"]
+__all__ = ["stylize", "stylize_with_model", "load_style_model", "optimise_image", "StyleProblem", "CONTENT_TAP",
+           "STYLE_TAPS"]
 
 CONTENT_TAP = "relu4_2"
 STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -136,8 +137,12 @@ def _pyramid_levels(h: int, w: int) -> int:
     return max(1, min(5, int(math.log2(max(1, min(h, w) / 32))) + 1))
 
 
-def _optimise(problem: StyleProblem, x: torch.Tensor, steps: int, optimizer: str,
-              on_step: Callable[[float], None] | None) -> tuple[torch.Tensor, float]:
+def optimise_image(problem: Any, x: torch.Tensor, steps: int, optimizer: str,
+                   on_step: Callable[[float], None] | None) -> tuple[torch.Tensor, float]:
+    """Minimise ``problem.loss(image)`` from ``x`` (``(1, 3, H, W)`` in [0, 1]) for ``steps``
+    steps of ``optimizer`` (``lbfgs``: on a Laplacian-like pyramid of corrections, see
+    :class:`_Pyramid`; ``adam``: on the pixels), keeping the image in [0, 1]; returns the
+    best image seen and its loss. ``on_step(loss)`` after each step."""
     if optimizer == "lbfgs":
         pyramid = _Pyramid(x, _pyramid_levels(*x.shape[-2:]))
         params, image = pyramid.terms, pyramid.image
@@ -278,7 +283,7 @@ def stylize(
         else:
             x = _resize(x, lh, lw)
         if n:
-            x, loss = _optimise(problem, x, n, optimizer, on_step)
+            x, loss = optimise_image(problem, x, n, optimizer, on_step)
         else:
             with torch.no_grad():
                 loss = float(problem.loss(x))

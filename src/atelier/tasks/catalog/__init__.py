@@ -5,16 +5,20 @@ Adding a task is one file here (a function decorated with
 """
 
 from atelier.tasks.catalog import (  # noqa: F401  (imported to register)
+    blend,
     caption,
     classify,
     compare,
+    composite,
     denoise,
     edit,
     explain,
     generate,
     inpaint,
+    noise,
     sample,
     stylize,
+    texture,
     train,
     upscale,
 )

@@ -1,5 +1,5 @@
-"""Task ``stylize``: a trained feed-forward style network in one pass, or Gatys' optimisation
-towards a style image."""
+"""Task ``stylize``: a trained feed-forward style network in one pass, an AdaIN model (any style
+image, one pass), or Gatys' optimisation towards a style image."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from atelier.tasks.registry import InputSpec, TaskContext, TaskResult, register_
 @register_task(
     "stylize",
     inputs=[InputSpec("image", "image", help="The content photo."),
-            InputSpec("style", "image", required=False, help="A style image (optimisation only).")],
+            InputSpec("style", "image", required=False, help="A style image (optimisation or an adain model).")],
     category="style",
     precheck=model_named("optimize"),
 )
@@ -25,22 +25,35 @@ def stylize_task(
     image: np.ndarray,
     style: np.ndarray | None = None,
     *,
-    model: Annotated[str, "a shipped style network (style-stain, style-hubble) or a run; "
-                          "optimize: Gatys' optimisation towards the style image"] = "style-stain",
+    model: Annotated[str, "a shipped style network (style-stain, style-hubble) or a run; adain (or an adain "
+                          "run): any style image; optimize: Gatys' optimisation towards the style image"] = "style-stain",
     size: Annotated[int | None, Range(16, 4096), "longer side of the result (none: the content's; 512 when optimising)"] = None,
     steps: Annotated[int, Range(1, 2000), "optimiser steps (optimisation only)"] = 300,
     content_weight: Annotated[float, Range(0, None), "content against style (optimisation only)"] = 1.0,
-    preserve_color: Annotated[bool, "keep the content's colours (optimisation only)"] = False,
+    preserve_color: Annotated[bool, "keep the content's colours (optimisation or adain)"] = False,
+    alpha: Annotated[float, Range(0, 1), "content-style trade-off, 1: full style (adain only)"] = 1.0,
     optimizer: Annotated[Literal["lbfgs", "adam"], "optimiser (optimisation only)"] = "lbfgs",
 ) -> TaskResult:
-    """Paint a photo in a style: a trained network in one pass, or optimisation towards a style image."""
+    """Paint a photo in a style: a trained network in one pass (adain: any style image), or optimisation towards a style image."""
     from atelier.tasks.stylize import load_style_model, stylize, stylize_with_model
 
     device = ctx.torch_device()
     if model != "optimize":
-        if style is not None:
-            raise InvalidArgument("a style image is for model optimize; a style network has its style built in")
+        from atelier.tasks.adain import adain_stylize, is_adain_source, load_adain_model
+
         source = ctx.model_source(model)
+        if is_adain_source(source):
+            if style is None:
+                raise InvalidArgument(f"model {model} is an adain model: it needs a style image")
+            net = cached_model("adain", source, device, lambda: load_adain_model(source, device=device))
+            ctx.report(0, 1, "stylizing")
+            out = adain_stylize(image, [style], alpha=alpha, preserve_color=preserve_color, size=size, model=net,
+                                device=device)
+            ctx.report(1, 1, "stylized")
+            return TaskResult(images={"image": out})
+        if style is not None:
+            raise InvalidArgument("a style image is for model optimize or an adain model; a style network has its "
+                                  "style built in")
         net = cached_model("style", source, device, lambda: load_style_model(source, device=device))
         ctx.report(0, 1, "stylizing")
         out = stylize_with_model(image, net, size=size, device=device)

@@ -13,7 +13,7 @@ Example
 >>> type(objective).__name__, objective.hyper.lr, sorted(objective.optimizers())
 ('VAEObjective', 0.0005, ['model'])
 >>> sorted(list_objectives())
-['captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'diffusion', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'text-gan', 'vae', 'vaegan']
+['adain', 'captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'diffusion', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'text-gan', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -79,12 +79,15 @@ from atelier.train.objectives.restoration import (  # noqa: E402
     SRObjective,
 )
 from atelier.train.objectives.style import StyleHyper, StyleObjective  # noqa: E402
+from atelier.train.objectives.adain import AdaINHyper, AdaINObjective  # noqa: E402
 from atelier.train.objectives.inpaint import InpaintHyper, InpaintObjective  # noqa: E402
 from atelier.train.objectives.caption import CaptionHyper, CaptionObjective  # noqa: E402
 from atelier.train.objectives.diffusion import DiffusionHyper, DiffusionObjective  # noqa: E402
 from atelier.train.objectives.text_gan import TextGANHyper, TextGANObjective  # noqa: E402
 
 __all__ = [
+    "AdaINHyper",
+    "AdaINObjective",
     "CaptionHyper",
     "CaptionObjective",
     "CGANObjective",

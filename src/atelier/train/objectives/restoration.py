@@ -193,7 +193,7 @@ class RestorationObjective(FamilyObjective):
     best_metric = "val_psnr"
     higher_is_better = True
     #: Options of a run's ``data`` section (``--set data.holdout=8``, ``--val DIR``).
-    data_fields = ("holdout", "per_image", "val", "val_crop")
+    data_fields = ("holdout", "per_image", "val", "val_crop", "max_side")
     #: Validation crop side (pixels of the clean image) unless ``data.val_crop`` says otherwise.
     VAL_CROP = 256
 
@@ -274,7 +274,7 @@ class RestorationObjective(FamilyObjective):
         """The training patches of ``spec["data"]`` (a folder); sets the validation images
         (the held-out photos, or those of ``data.val``), centre-cropped to ``data.val_crop``."""
         from atelier.data.folder import list_images
-        from atelier.data.patches import PatchDataset, PatchTooLarge, center_crops, read_photos
+        from atelier.data.patches import PatchDataset, PatchTooLarge, center_crops, fit_within, read_photos
 
         options = dict(spec.get("data_options") or {})
         root = str(spec["data"])
@@ -297,6 +297,7 @@ class RestorationObjective(FamilyObjective):
                 scale=self.scale,
                 per_image=options.get("per_image", 32),
                 holdout=0 if val_dir is not None else holdout,
+                max_side=options.get("max_side"),
             )
         except PatchTooLarge as error:
             what = f"{self.patch_size} px" + (
@@ -311,6 +312,8 @@ class RestorationObjective(FamilyObjective):
             held, _, skipped = read_photos(list_images(val_dir), channels=channels)
             if not held:
                 raise InvalidArgument(f"data.val {val_dir}: no readable photos ({skipped[0]})")
+            if options.get("max_side") is not None:
+                held = [fit_within(photo, options["max_side"]) for photo in held]
         self.use_validation(center_crops(held, crop, multiple=self.scale or 1))
         return dataset
 
