@@ -79,3 +79,28 @@ def test_bad_input(brick, kwargs, needle):
         synthesize_gatys(brick, **kwargs)
     with pytest.raises(InvalidArgument, match="needs at least 16 px"):
         synthesize_gatys(brick[:8, :8], 32, 32)
+
+
+def test_adain_texture_through_the_task_and_cli(brick, tmp_path):
+    """``method=adain``: colour Perlin noise restyled by an AdaIN model (a tiny untrained one
+    here), the sample at its own scale; the task and the command give the same image."""
+    import torch
+
+    from atelier.models import build_model, save_model
+    from atelier.ops.noise import noise_image
+    from atelier.tasks.adain import adain_stylize
+
+    torch.manual_seed(0)
+    save_model(build_model("adain", {"width": 0.0625}), tmp_path / "adain")
+    params = {"method": "adain", "width": 40, "height": 32, "model": str(tmp_path / "adain")}
+    out = get_task("texture").run({"sample": brick}, params, TaskContext(seed=2)).images["image"]
+    expected = adain_stylize(noise_image(32, 40, kind="perlin", channels=3, seed=2), [brick], style_size=48,
+                             model=tmp_path / "adain")
+    assert out.shape == (32, 40, 3)
+    np.testing.assert_array_equal(out, expected)
+    save_image(tmp_path / "brick.png", brick)
+    assert atelier("texture", tmp_path / "brick.png", "-o", tmp_path / "t.png", "--size", "40x32", "--method", "adain",
+                   "--model", tmp_path / "adain", "--seed", "2") == 0
+    np.testing.assert_array_equal(load_image(tmp_path / "t.png"), out)
+    with pytest.raises(InvalidArgument, match="tileable textures come from quilting or gatys"):
+        get_task("texture").run({"sample": brick}, {**params, "tileable": True}, TaskContext())

@@ -60,9 +60,26 @@ def _gatys(ctx: TaskContext, sample: np.ndarray, width: int, height: int, tileab
                             device=ctx.torch_device(), on_step=on_step)
 
 
+def _adain(ctx: TaskContext, sample: np.ndarray, width: int, height: int, tileable: bool,
+           options: dict[str, Any]) -> np.ndarray:
+    """AdaIN (Huang & Belongie 2017) of colour Perlin noise to the sample's feature statistics,
+    decoded in one pass; the sample keeps its own scale (``style_size`` its shorter side)."""
+    from atelier.ops.noise import noise_image
+    from atelier.tasks.adain import adain_stylize
+
+    if tileable:
+        raise InvalidArgument("tileable textures come from quilting or gatys; adain makes plain ones")
+    ctx.report(0, 1, "adain")
+    start = noise_image(height, width, kind="perlin", channels=3, seed=ctx.seed)
+    out = adain_stylize(start, [sample], style_size=min(sample.shape[:2]), model=ctx.model_source(options["model"]),
+                        device=ctx.torch_device())
+    ctx.report(1, 1, "adain")
+    return out[..., :3]
+
+
 #: How each method makes the texture: ``method(ctx, sample, width, height, tileable, options)``,
 #: ``options`` the task's method-specific parameters by name.
-METHODS: dict[str, Callable[..., np.ndarray]] = {"quilting": _quilting, "gatys": _gatys}
+METHODS: dict[str, Callable[..., np.ndarray]] = {"quilting": _quilting, "gatys": _gatys, "adain": _adain}
 
 
 @register_task(
@@ -75,9 +92,10 @@ def texture_task(
     ctx: TaskContext,
     sample: np.ndarray,
     *,
-    method: Annotated[Literal["quilting", "gatys"], "quilting: image quilting (Efros & Freeman 2001), "
-                      "seconds; gatys: Gram matrices of VGG19 features matched from noise (Gatys et al. "
-                      "2015), minutes on a CPU"] = "quilting",
+    method: Annotated[Literal["quilting", "gatys", "adain"], "quilting: image quilting (Efros & Freeman "
+                      "2001), seconds; gatys: Gram matrices of VGG19 features matched from noise (Gatys et "
+                      "al. 2015), minutes on a CPU; adain: noise given the sample's VGG19 feature "
+                      "statistics by an AdaIN model (Huang & Belongie 2017), one pass"] = "quilting",
     width: Annotated[int, Range(1, MAX_SIDE), "width of the result in pixels"] = 512,
     height: Annotated[int, Range(1, MAX_SIDE), "height of the result in pixels"] = 512,
     tileable: Annotated[bool, "wrap around: copies side by side show no seam"] = False,
@@ -86,8 +104,9 @@ def texture_task(
     overlap: Annotated[int | None, Range(1, 1365), "quilting: overlap of the patches (none: a quarter of "
                                                    "the patch)"] = None,
     steps: Annotated[int, Range(1, 5000), "gatys: L-BFGS steps in all, coarse to fine"] = 300,
+    model: Annotated[str, "adain: the AdaIN model (the shipped adain or a run folder)"] = "adain",
 ) -> TaskResult:
     """Grow a texture of any size (optionally a seamless tile) from a sample image."""
-    options = {"patch": patch, "overlap": overlap, "steps": steps}
+    options = {"patch": patch, "overlap": overlap, "steps": steps, "model": model}
     out = METHODS[method](ctx, sample, width, height, tileable, options)  # reports its progress
     return TaskResult(images={"image": out})
