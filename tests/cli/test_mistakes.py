@@ -53,7 +53,7 @@ PARENT_IS_FILE = {
     "upscale": ["upscale", "photo.jpg", "-o", "photo.jpg/x.png"],
     "denoise": ["denoise", "photo.jpg", "-o", "photo.jpg/x.png"],
     "inpaint": ["inpaint", "photo.jpg", "--box", "2,2,8,8", "-o", "photo.jpg/x.png"],
-    "stylize": ["stylize", "photo.jpg", "--model", "style-hubble", "-o", "photo.jpg/x.png"],
+    "stylize": ["stylize", "photo.jpg", "--model", "style-scream", "-o", "photo.jpg/x.png"],
     "sample": ["sample", "run", "-n", "2", "-o", "photo.jpg/s.png"],
     "sample --each": ["sample", "run", "-n", "2", "--each", "photo.jpg/samples"],
     "edit folder": ["edit", "photos", "-o", "photo.jpg/out", "equalize"],
@@ -73,7 +73,7 @@ def test_output_under_a_file(work, capsys, case):
 DEVICE_COMMANDS = {
     "upscale": ["upscale", "photo.jpg", "-o", "x.png"],
     "denoise": ["denoise", "photo.jpg", "-o", "x.png"],
-    "stylize --model": ["stylize", "photo.jpg", "--model", "style-hubble", "-o", "x.png"],
+    "stylize --model": ["stylize", "photo.jpg", "--model", "style-scream", "-o", "x.png"],
     "stylize --style": ["stylize", "photo.jpg", "--style", "b.jpg", "--steps", "1", "-o", "x.png"],
     "inpaint": ["inpaint", "photo.jpg", "--box", "2,2,8,8", "--method", "inpaint", "-o", "x.png"],
     "sample": ["sample", "run", "-n", "2", "-o", "x.png"],
@@ -136,7 +136,7 @@ FILE_OR_FOLDER = {
     "upscale gif": (["upscale", "photo.jpg", "-o", "x.gif"], "atelier cannot write GIF files"),
     "upscale several": (["upscale", "photo.jpg", "b.jpg", "-o", "one.png"], "names a file"),
     "denoise folder": (["denoise", "photos", "-o", "new.png"], "names a file"),
-    "stylize gif": (["stylize", "photo.jpg", "--model", "style-hubble", "-o", "x.gif"], "cannot write GIF"),
+    "stylize gif": (["stylize", "photo.jpg", "--model", "style-scream", "-o", "x.gif"], "cannot write GIF"),
     "inpaint no suffix": (["inpaint", "photo.jpg", "--box", "2,2,8,8", "-o", "out"], "give a file name ending in"),
     "sample gif": (["sample", "run", "-n", "2", "-o", "grid.gif"], "cannot write GIF"),
 }

@@ -153,20 +153,20 @@ def stylize_card(ctx: CardContext) -> DemoCard:
 
     timer = _Timer()
     photo = ctx.load("photo.jpg")
-    stain = timer(lambda: stylize_with_model(photo, "style-stain"))
-    hubble = timer(lambda: stylize_with_model(photo, "style-hubble"))
+    starry = timer(lambda: stylize_with_model(photo, "style-starry"))
+    scream = timer(lambda: stylize_with_model(photo, "style-scream"))
     return DemoCard(
-        "stylize", "Stylize: the two shipped feed-forward style networks",
+        "stylize", "Stylize: two of the shipped feed-forward style networks",
         "One pass of a small network (0.16 M parameters) per image, at any size. Each learned one "
-        "style image: scikit-image's immunohistochemistry stain and the Hubble deep field.",
+        "painting: Van Gogh's The Starry Night and Munch's The Scream.",
         (
             ctx.shown("photo.jpg", "photo.jpg"),
-            ctx.saved("style-stain", "stain.png", stain),
-            ctx.saved("style-hubble", "hubble.png", hubble),
+            ctx.saved("style-starry", "starry.png", starry),
+            ctx.saved("style-scream", "scream.png", scream),
         ),
         (
-            "atelier stylize photo.jpg --model style-stain -o stain.png",
-            "atelier stylize photo.jpg --model style-hubble -o hubble.png",
+            "atelier stylize photo.jpg --model style-starry -o starry.png",
+            "atelier stylize photo.jpg --model style-scream -o scream.png",
         ),
         timer.seconds,
     )

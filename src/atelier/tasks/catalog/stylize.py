@@ -25,8 +25,8 @@ def stylize_task(
     image: np.ndarray,
     style: np.ndarray | None = None,
     *,
-    model: Annotated[str, "a shipped style network (style-stain, style-hubble) or a run; adain (or an adain "
-                          "run): any style image; optimize: Gatys' optimisation towards the style image"] = "style-stain",
+    model: Annotated[str, "a shipped style network (style-starry, style-scream, style-monet) or a run; adain (or an adain "
+                          "run): any style image; optimize: Gatys' optimisation towards the style image"] = "style-starry",
     size: Annotated[int | None, Range(16, 4096), "longer side of the result (none: the content's; 512 when optimising)"] = None,
     steps: Annotated[int, Range(1, 2000), "optimiser steps (optimisation only)"] = 300,
     content_weight: Annotated[float, Range(0, None), "content against style (optimisation only)"] = 1.0,
