@@ -55,6 +55,7 @@ __all__ = [
     "degrade_bicubic",
     "dihedral",
     "fit_within",
+    "holdout_count",
     "read_photos",
 ]
 
@@ -155,9 +156,18 @@ class PatchTooLarge(InvalidArgument):
     largest: int = 0
 
 
-def _default_holdout(count: int) -> int:
-    """One photo in ten, at most 10 (photos80 -> 8); none below ten photos."""
-    return min(10, count // 10)
+def holdout_count(holdout: int | None, count: int) -> int:
+    """How many of ``count`` photos to hold out: ``holdout``, checked (an integer from 0 to
+    ``count - 1``: at least one photo must train), or by default one in ten, at most 10
+    (photos80 -> 8; none below ten photos)."""
+    if holdout is None:
+        return min(10, count // 10)
+    if isinstance(holdout, bool) or not isinstance(holdout, int) or not 0 <= holdout < count:
+        raise InvalidArgument(
+            f"holdout must be an integer from 0 to {count - 1} (the folder has "
+            f"{count} readable photos and at least one must train), got {holdout!r}"
+        )
+    return holdout
 
 
 def fit_within(photo: np.ndarray, side: int) -> np.ndarray:
@@ -260,14 +270,7 @@ class PatchDataset(Dataset):
                 f"{self.root}: none of its {len(self.skipped)} image files could be read "
                 f"(first: {self.skipped[0]})"
             )
-        if holdout is None:
-            holdout = _default_holdout(len(arrays))
-        if isinstance(holdout, bool) or not isinstance(holdout, int) or not 0 <= holdout < len(arrays):
-            raise InvalidArgument(
-                f"holdout must be an integer from 0 to {len(arrays) - 1} (the folder has "
-                f"{len(arrays)} readable photos and at least one must train), got {holdout!r}"
-            )
-        cut = len(arrays) - holdout
+        cut = len(arrays) - holdout_count(holdout, len(arrays))
         self.held_out, self.held_out_files = arrays[cut:], files[cut:]
         self.photos, self.files = [], []
         small = []

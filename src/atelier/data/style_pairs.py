@@ -37,7 +37,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from atelier.data.folder import list_images
-from atelier.data.patches import _default_holdout, read_photos
+from atelier.data.patches import holdout_count, read_photos
 from atelier.data.transforms import random_crop, resize_shorter, to_tensor
 from atelier.errors import InvalidArgument
 
@@ -97,14 +97,7 @@ class StylePairDataset(Dataset):
         photos, self.files, self.skipped = read_photos(files, channels=3)
         if not photos:
             raise InvalidArgument(f"{content_root}: none of its image files could be read (first: {self.skipped[0]})")
-        if holdout is None:
-            holdout = _default_holdout(len(photos))
-        if isinstance(holdout, bool) or not isinstance(holdout, int) or not 0 <= holdout < len(photos):
-            raise InvalidArgument(
-                f"holdout must be an integer from 0 to {len(photos) - 1} (the folder has {len(photos)} "
-                f"readable photos and at least one must train), got {holdout!r}"
-            )
-        cut = len(photos) - holdout
+        cut = len(photos) - holdout_count(holdout, len(photos))
         self.held_out, self.held_out_files = photos[cut:], self.files[cut:]
         self.files = self.files[:cut]
         self.photos = [np.ascontiguousarray(resize_shorter(p, 2 * size)) for p in photos[:cut]]
