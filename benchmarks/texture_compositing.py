@@ -41,14 +41,17 @@ Parts (``--only texture,adain-vs-gatys,blend,feedforward``; each module document
    >= 0.5 and border step within 2 grey levels of the photo's, on every photo. Sheet PNG
    (photo | each style): ``<json stem>_feedforward.png``.
 
+Measured once on a shared 2-core machine (one thread, load 3-4): texture 95 minutes (each
+Gatys x300 run 3-4 minutes at 256 px, 15-42 at 512), blend 3.5 minutes.
+
 The result column is PASS / MISS where a target exists, "-" elsewhere and in the quick run
 (whose figures mean nothing). Timings are of one thread (run with ``OMP_NUM_THREADS=1``) on a
 machine that may be shared: the load average at the start is in the title line and the JSON.
 
 How to run
 ----------
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/texture_compositing.py            # full (hours on 1 thread)
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/texture_compositing.py --quick    # smoke run (2-3 minutes)
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/texture_compositing.py            # full (2-3 hours, 1 thread)
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/texture_compositing.py --quick    # smoke run (about a minute)
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/texture_compositing.py --only blend
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/texture_compositing.py --only adain-vs-gatys --adain-model runs/adain
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/texture_compositing.py --only feedforward --styles style-starry,runs/scream
@@ -82,7 +85,7 @@ def _ints(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, few steps (about 2-3 minutes)")
+    p.add_argument("--quick", action="store_true", help="smoke run: tiny sizes, few steps (about a minute)")
     p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {', '.join(PARTS)}")
     p.add_argument("--json", type=Path, default=None,
                    help=f"result file (default {DEFAULT_JSON.relative_to(HERE.parent)}; quick: ...-quick.json)")
