@@ -37,15 +37,15 @@ def final_loss(image_path: Path, content_path: Path, style_path: Path, size: int
 
     from atelier.image import load_image
     from atelier.nets.vgg19 import VGG19
-    from atelier.tasks.stylize import CONTENT_TAP, STYLE_TAPS, StyleProblem, _fit, _resize, _rgb_tensor
+    from atelier.tasks.stylize import CONTENT_TAP, STYLE_TAPS, StyleProblem, fit_size, resize_tensor, rgb_tensor
 
-    content = _rgb_tensor(load_image(content_path, mode="rgb"))
-    h, w = _fit(content.shape[-2], content.shape[-1], size)
-    content = _resize(content, h, w)
+    content = rgb_tensor(load_image(content_path, mode="rgb"))
+    h, w = fit_size(content.shape[-2], content.shape[-1], size)
+    content = resize_tensor(content, h, w)
     problem = StyleProblem(VGG19(taps=(CONTENT_TAP, *STYLE_TAPS)), content,
-                           [_rgb_tensor(load_image(style_path, mode="rgb"))], [1.0],
+                           [rgb_tensor(load_image(style_path, mode="rgb"))], [1.0],
                            content_weight=1.0, tv_weight=0.0)
-    result = _resize(_rgb_tensor(load_image(image_path, mode="rgb")), h, w)
+    result = resize_tensor(rgb_tensor(load_image(image_path, mode="rgb")), h, w)
     with torch.no_grad():
         return float(problem.loss(result))
 

@@ -49,11 +49,11 @@ def gatys_terms(vgg, image: np.ndarray, content: np.ndarray, style: np.ndarray) 
     import torch.nn.functional as F
 
     from atelier.nets.feature_losses import gram_matrix
-    from atelier.tasks.stylize import CONTENT_TAP, STYLE_TAPS, StyleProblem, _resize, _rgb_tensor
+    from atelier.tasks.stylize import CONTENT_TAP, STYLE_TAPS, StyleProblem, resize_tensor, rgb_tensor
 
-    y = _rgb_tensor(image)
-    c = _resize(_rgb_tensor(content), *y.shape[-2:])
-    problem = StyleProblem(vgg, c, [_rgb_tensor(style)], [1.0], content_weight=1.0, tv_weight=0.0)
+    y = rgb_tensor(image)
+    c = resize_tensor(rgb_tensor(content), *y.shape[-2:])
+    problem = StyleProblem(vgg, c, [rgb_tensor(style)], [1.0], content_weight=1.0, tv_weight=0.0)
     with torch.no_grad():
         feats = vgg(y, taps=(CONTENT_TAP, *STYLE_TAPS))
         content_loss = 0.01 * F.mse_loss(feats[CONTENT_TAP], problem.content_target[CONTENT_TAP])

@@ -32,16 +32,16 @@ def test_the_returned_loss_is_that_of_the_returned_image_and_in_range(pair):
     import torch
 
     from atelier.nets.vgg19 import VGG19
-    from atelier.tasks.stylize import CONTENT_TAP, STYLE_TAPS, StyleProblem, _rgb_tensor
+    from atelier.tasks.stylize import CONTENT_TAP, STYLE_TAPS, StyleProblem, rgb_tensor
 
     content, style = pair
     c = content.astype(np.float32) / 255
     out, loss = stylize(c, [style], size=None, steps=6, scales=1, return_loss=True)
     assert out.min() >= 0 and out.max() <= 1
-    problem = StyleProblem(VGG19(taps=(CONTENT_TAP, *STYLE_TAPS)), _rgb_tensor(c), [_rgb_tensor(style)], [1.0],
+    problem = StyleProblem(VGG19(taps=(CONTENT_TAP, *STYLE_TAPS)), rgb_tensor(c), [rgb_tensor(style)], [1.0],
                            content_weight=1.0, tv_weight=0.0)
     with torch.no_grad():
-        assert float(problem.loss(_rgb_tensor(out))) == pytest.approx(loss, rel=1e-3)
+        assert float(problem.loss(rgb_tensor(out))) == pytest.approx(loss, rel=1e-3)
 
 
 def test_pyramid_preconditioning_beats_plain_pixels(pair, monkeypatch):

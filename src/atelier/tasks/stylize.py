@@ -40,8 +40,8 @@ from atelier.arrays import check_image, from_float, split_alpha, to_float
 from atelier.errors import InvalidArgument
 from atelier.nets.feature_losses import PerceptualLoss, StyleLoss, gram_matrix, total_variation
 
-__all__ = ["stylize", "stylize_with_model", "load_style_model", "optimise_image", "StyleProblem", "CONTENT_TAP",
-           "STYLE_TAPS"]
+__all__ = ["stylize", "stylize_with_model", "load_style_model", "optimise_image", "StyleProblem", "rgb_tensor",
+           "resize_tensor", "fit_size", "CONTENT_TAP", "STYLE_TAPS"]
 
 CONTENT_TAP = "relu4_2"
 STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -49,7 +49,7 @@ STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 MIN_SIDE = 16
 
 
-def _rgb_tensor(image: np.ndarray) -> torch.Tensor:
+def rgb_tensor(image: np.ndarray) -> torch.Tensor:
     """``H x W [x C]`` any dtype -> ``(1, 3, H, W)`` float32 RGB in [0, 1] (alpha dropped)."""
     f = to_float(check_image(image))
     if f.ndim == 2:
@@ -60,14 +60,15 @@ def _rgb_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(f, dtype=np.float32)).permute(2, 0, 1)[None].contiguous()
 
 
-def _resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+def resize_tensor(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``(B, C, h, w)`` -> ``(B, C, height, width)``, bilinear with antialiasing, in [0, 1]."""
     if tuple(x.shape[-2:]) == (height, width):
         return x
     return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
 
 
-def _fit(h: int, w: int, size: int) -> tuple[int, int]:
-    """The longer side becomes ``size``."""
+def fit_size(h: int, w: int, size: int) -> tuple[int, int]:
+    """``(height, width)`` scaled so the longer side becomes ``size``."""
     k = size / max(h, w)
     return max(1, round(h * k)), max(1, round(w * k))
 
@@ -92,7 +93,7 @@ class StyleProblem:
         for s in styles:
             k = math.sqrt(pixels / (s.shape[-2] * s.shape[-1]))
             k = max(k, MIN_SIDE / min(s.shape[-2:]))  # VGG19 pools 4 times before relu5_1
-            sized.append(_resize(s, max(1, round(s.shape[-2] * k)), max(1, round(s.shape[-1] * k))))
+            sized.append(resize_tensor(s, max(1, round(s.shape[-2] * k)), max(1, round(s.shape[-1] * k))))
         self.style_target = self.style.target_grams(sized, mix)
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
@@ -280,9 +281,9 @@ def stylize(
     if content_weight < 0 or tv_weight < 0:
         raise InvalidArgument("content_weight and tv_weight must be >= 0")
     dtype = check_image(content).dtype
-    c = _rgb_tensor(content)
-    style_tensors = [_rgb_tensor(s) for s in styles]
-    h, w = _fit(c.shape[-2], c.shape[-1], size) if size is not None else tuple(c.shape[-2:])
+    c = rgb_tensor(content)
+    style_tensors = [rgb_tensor(s) for s in styles]
+    h, w = fit_size(c.shape[-2], c.shape[-1], size) if size is not None else tuple(c.shape[-2:])
     if min(h, w) < MIN_SIDE:
         raise InvalidArgument(f"the result would be {w}x{h}; VGG19 needs at least {MIN_SIDE} px on each side")
     vgg = VGG19(taps=(CONTENT_TAP, *STYLE_TAPS), pooling=pooling).to(device)
@@ -294,13 +295,13 @@ def stylize(
     x: torch.Tensor | None = None
     loss = math.nan
     for (lh, lw), n in zip(levels, per_level):
-        target = _resize(c, lh, lw).to(device)
+        target = resize_tensor(c, lh, lw).to(device)
         problem = StyleProblem(vgg, target, [s.to(device) for s in style_tensors], mix,
                                content_weight=content_weight, tv_weight=tv_weight)
         if x is None:
             x = target.clone() if init == "content" else torch.rand(target.shape, generator=generator).to(device)
         else:
-            x = _resize(x, lh, lw)
+            x = resize_tensor(x, lh, lw)
         if n:
             x, loss = optimise_image(problem, x, n, optimizer, on_step)
         else:
@@ -311,7 +312,7 @@ def stylize(
     if preserve_color:
         from atelier.ops.color_spaces import rgb_to_ycbcr, ycbcr_to_rgb
 
-        ref = _resize(c, h, w)[0].permute(1, 2, 0).numpy()
+        ref = resize_tensor(c, h, w)[0].permute(1, 2, 0).numpy()
         ycc = rgb_to_ycbcr(out.astype(np.float32))
         ycc[..., 1:] = rgb_to_ycbcr(ref.astype(np.float32))[..., 1:]
         out = ycbcr_to_rgb(ycc, np.float32)
@@ -351,15 +352,15 @@ def stylize_with_model(
     image = check_image(content)
     dtype = image.dtype
     alpha = split_alpha(to_float(image))[1] if image.ndim == 3 and image.shape[2] == 4 else None
-    x = _rgb_tensor(image)
-    h, w = _fit(x.shape[-2], x.shape[-1], size) if size is not None else tuple(x.shape[-2:])
+    x = rgb_tensor(image)
+    h, w = fit_size(x.shape[-2], x.shape[-1], size) if size is not None else tuple(x.shape[-2:])
     if min(h, w) < MIN_SIDE:
         raise InvalidArgument(f"the result would be {w}x{h}; the style network needs at least {MIN_SIDE} px a side")
     param = next(net.parameters(), None)
-    x = _resize(x, h, w).to(param.device if param is not None else device)  # a module runs where it is
+    x = resize_tensor(x, h, w).to(param.device if param is not None else device)  # a module runs where it is
     with torch.no_grad():
         y = net.eval()(x)[0].permute(1, 2, 0).cpu().numpy()
     if alpha is not None:
         a = torch.from_numpy(np.ascontiguousarray(alpha))[None, None]
-        y = merge_alpha(y, _resize(a, h, w)[0, 0].numpy())
+        y = merge_alpha(y, resize_tensor(a, h, w)[0, 0].numpy())
     return from_float(np.ascontiguousarray(y, dtype=np.float32), dtype)

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from atelier.arrays import check_image, from_float
 from atelier.errors import InvalidArgument
 from atelier.nets.feature_losses import gram_matrix
-from atelier.tasks.stylize import MIN_SIDE, STYLE_TAPS, _rgb_tensor, optimise_image
+from atelier.tasks.stylize import MIN_SIDE, STYLE_TAPS, optimise_image, rgb_tensor
 
 __all__ = ["synthesize_gatys", "TextureProblem", "texture_loss"]
 
@@ -95,7 +95,7 @@ def texture_loss(image: np.ndarray, sample: np.ndarray, *, device: str = "cpu") 
 
     vgg = VGG19(taps=STYLE_TAPS).to(device)
     with torch.no_grad():
-        return float(TextureProblem(vgg, _rgb_tensor(sample).to(device)).loss(_rgb_tensor(image).to(device)))
+        return float(TextureProblem(vgg, rgb_tensor(sample).to(device)).loss(rgb_tensor(image).to(device)))
 
 
 def synthesize_gatys(
@@ -147,7 +147,7 @@ def synthesize_gatys(
         raise InvalidArgument(f"steps and scales must be >= 1, got {steps} and {scales}")
     if not 0 <= coarse_share < 1:
         raise InvalidArgument(f"coarse_share must be in [0, 1), got {coarse_share}")
-    s = _rgb_tensor(image)
+    s = rgb_tensor(image)
     if min(s.shape[-2:]) < MIN_SIDE:
         raise InvalidArgument(f"the sample is {s.shape[-1]}x{s.shape[-2]}; VGG19 needs at least {MIN_SIDE} px a side")
     # no level smaller than VGG19 can see, in the output or in the sample
