@@ -41,7 +41,7 @@ from atelier.errors import InvalidArgument
 from atelier.nets.feature_losses import PerceptualLoss, StyleLoss, gram_matrix, total_variation
 
 __all__ = ["stylize", "stylize_with_model", "load_style_model", "optimise_image", "StyleProblem", "rgb_tensor",
-           "resize_tensor", "fit_size", "CONTENT_TAP", "STYLE_TAPS"]
+           "resize_tensor", "wrap_resize", "fit_size", "CONTENT_TAP", "STYLE_TAPS"]
 
 CONTENT_TAP = "relu4_2"
 STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
@@ -65,6 +65,19 @@ def resize_tensor(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     if tuple(x.shape[-2:]) == (height, width):
         return x
     return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
+
+
+def wrap_resize(x: torch.Tensor, height: int, width: int, pad: int = 4) -> torch.Tensor:
+    """Bilinear resize of a periodic ``(B, C, h, w)`` image (a tileable texture) to
+    ``(B, C, height, width)``: its edges resample across the wrap-around seam (``pad`` px
+    copied circularly first, then cropped away). Not clamped."""
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (pad, pad, pad, pad), mode="circular")
+    ky, kx = height / h, width / w
+    big = F.interpolate(padded, size=(round((h + 2 * pad) * ky), round((w + 2 * pad) * kx)), mode="bilinear",
+                        align_corners=False, antialias=True)
+    top, left = round(pad * ky), round(pad * kx)
+    return big[..., top : top + height, left : left + width]
 
 
 def fit_size(h: int, w: int, size: int) -> tuple[int, int]:
@@ -136,13 +149,7 @@ class _Pyramid:
         h, w = self.base.shape[-2:]
         if not self.wrap:
             return F.interpolate(term, size=(h, w), mode="bilinear", align_corners=False)
-        th, tw = term.shape[-2:]
-        ky, kx = h / th, w / tw
-        padded = F.pad(term, (1, 1, 1, 1), mode="circular")
-        big = F.interpolate(padded, size=(round((th + 2) * ky), round((tw + 2) * kx)), mode="bilinear",
-                            align_corners=False)
-        top, left = round(ky), round(kx)
-        return big[..., top : top + h, left : left + w]
+        return wrap_resize(term, h, w, pad=1)
 
     def image(self) -> torch.Tensor:
         x = self.base + self.terms[0]

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from atelier.arrays import check_image, from_float
 from atelier.errors import InvalidArgument
 from atelier.nets.feature_losses import gram_matrix
-from atelier.tasks.stylize import MIN_SIDE, STYLE_TAPS, optimise_image, rgb_tensor
+from atelier.tasks.stylize import MIN_SIDE, STYLE_TAPS, optimise_image, resize_tensor, rgb_tensor, wrap_resize
 
 __all__ = ["synthesize_gatys", "TextureProblem", "texture_loss"]
 
@@ -77,15 +77,8 @@ def _resize(x: torch.Tensor, height: int, width: int, wrap: bool) -> torch.Tenso
     if tuple(x.shape[-2:]) == (height, width):
         return x
     if not wrap:
-        return F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
-    h, w = x.shape[-2:]
-    pad = 4
-    padded = F.pad(x, (pad, pad, pad, pad), mode="circular")
-    ky, kx = height / h, width / w
-    big = F.interpolate(padded, size=(round((h + 2 * pad) * ky), round((w + 2 * pad) * kx)), mode="bilinear",
-                        align_corners=False, antialias=True)
-    top, left = round(pad * ky), round(pad * kx)
-    return big[..., top : top + height, left : left + width].clamp(0, 1)
+        return resize_tensor(x, height, width)
+    return wrap_resize(x, height, width).clamp(0, 1)
 
 
 def texture_loss(image: np.ndarray, sample: np.ndarray, *, device: str = "cpu") -> float:
