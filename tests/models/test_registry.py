@@ -28,7 +28,7 @@ DEFAULT_PARAMS = {
 
 
 def test_list_models():
-    restoration = ["adain", "captioner", "diffusion", "dncnn", "edsr", "espcn", "inpaint", "style", "text-gan"]  # own test files
+    restoration = ["adain", "captioner", "diffusion", "dncnn", "drunet", "edsr", "espcn", "inpaint", "style", "text-gan"]  # own test files
     assert [s.name for s in list_models()] == sorted(NAMES + restoration)
     assert all(s.summary for s in list_models())
 

@@ -27,6 +27,7 @@ TINY = {
     "espcn": {"scale": 2, "width": 4},
     "edsr": {"scale": 2, "width": 4, "blocks": 1},
     "dncnn": {"width": 4, "depth": 3},
+    "drunet": {"width": 4, "max_width": 8, "blocks": 1, "levels": 2},
 }
 SMALL_RUN = ["patch=8", "batch_size=4", "checkpoint_every=2", "validate_every=2", "log_every=2", "val_crop=32", "holdout=1"]
 
@@ -53,6 +54,8 @@ def test_registered_with_their_recipes():
     assert (edsr.hyper.lr, edsr.hyper.betas, edsr.hyper.batch_size, edsr.hyper.patch) == (5e-4, (0.9, 0.999), 16, 48)
     assert espcn.hyper.lr == 1e-3 and dncnn.hyper.sigma == (0.0, 50.0) and dncnn.hyper.patch == 50
     assert edsr.best_metric == dncnn.best_metric == "val_psnr" and edsr.higher_is_better
+    drunet = make_objective(build_model("drunet", TINY["drunet"]))
+    assert isinstance(drunet, DenoiseObjective) and (drunet.hyper.lr, drunet.hyper.patch) == (4e-4, 96)
     spec = resolve_run("sr", data="x", overrides=["scale=3"])
     assert spec["model"] == "edsr" and spec["model_config"]["scale"] == 3
     assert spec["train"]["batch_size"] == 16 and "batch_size" not in spec["hyper"]
@@ -74,7 +77,7 @@ def test_cosine_schedule_over_the_run():
     assert "lr_lambdas" not in sched.state_dict() or sched.state_dict()["lr_lambdas"] == [None]
 
 
-@pytest.mark.parametrize("model", ["espcn", "edsr", "dncnn"])
+@pytest.mark.parametrize("model", ["espcn", "edsr", "dncnn", "drunet"])
 def test_one_step_trains(photos, tmp_path, model):
     spec = _spec(model, photos)
     obj, data = _objective(model, spec)

@@ -8,7 +8,7 @@ Example
 -------
 >>> from atelier.models import list_models
 >>> [spec.name for spec in list_models()]
-['adain', 'captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'diffusion', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'text-gan', 'vae', 'vaegan']
+['adain', 'captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'diffusion', 'dncnn', 'drunet', 'edsr', 'espcn', 'inpaint', 'style', 'text-gan', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from atelier.models.vaegan import VAEGAN, VAEGANConfig
 from atelier.models.classifier import Classifier, ClassifierConfig
 from atelier.models.sr import EDSR, EDSRConfig, ESPCN, ESPCNConfig
 from atelier.models.dncnn import DnCNN, DnCNNConfig
+from atelier.models.drunet import DRUNet, DRUNetConfig
 from atelier.models.style_net import StyleNet, StyleNetConfig
 from atelier.models.adain import AdaIN, AdaINConfig
 from atelier.models.inpaint_unet import InpaintUNet, InpaintUNetConfig
@@ -77,6 +78,8 @@ __all__ = [
     "EDSRConfig",
     "DnCNN",
     "DnCNNConfig",
+    "DRUNet",
+    "DRUNetConfig",
     "Captioner",
     "CaptionerConfig",
     "DiffusionUNet",

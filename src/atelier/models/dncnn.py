@@ -40,7 +40,7 @@ from atelier.errors import InvalidArgument
 from atelier.models.registry import ModelConfig, register_model
 from atelier.models.sr import radius_of
 
-__all__ = ["DnCNNConfig", "DnCNN"]
+__all__ = ["DnCNNConfig", "DnCNN", "sigma_map"]
 
 
 @dataclass
@@ -105,23 +105,8 @@ class DnCNN(nn.Module):
         """True when the model takes no noise level (``noise_map=False``)."""
         return not self.config.noise_map
 
-    def _sigma_map(self, sigma: object, like: torch.Tensor) -> torch.Tensor:
-        """``(B, 1, h, w)`` filled with ``sigma / 255`` per image."""
-        b = like.shape[0]
-        s = torch.as_tensor(sigma, dtype=like.dtype, device=like.device).reshape(-1)
-        if s.numel() not in (1, b):
-            raise InvalidArgument(f"sigma must be one number or one per image ({b}), got {s.numel()} values")
-        if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
-            raise InvalidArgument("sigma must be finite and >= 0 (in 0..255 units)")
-        return (s / 255.0).reshape(-1, 1, 1, 1).expand(b, 1, like.shape[2], like.shape[3])
-
     def noise(self, x: torch.Tensor, sigma: object = None) -> torch.Tensor:
         """The predicted noise ``x - forward(x, sigma)``, ``(B, C, H, W)``."""
-        if self.config.noise_map and sigma is None:
-            raise InvalidArgument(
-                "this denoiser takes the noise level: pass sigma (0..255 units), "
-                "or sigma='auto' to estimate it"
-            )
         if not self.config.noise_map and sigma is not None:
             raise InvalidArgument("this denoiser is blind; it takes no sigma")
         d = self.config.downscale
@@ -133,7 +118,7 @@ class DnCNN(nn.Module):
         if d > 1:
             z = F.pixel_unshuffle(z, d)
         if self.config.noise_map:
-            z = torch.cat([z, self._sigma_map(sigma, z)], dim=1)
+            z = torch.cat([z, sigma_map(sigma, z)], dim=1)
         features = self.head(z)
         n = self.tail(features + self.body(features) if len(self.body) else features)
         if d > 1:
@@ -143,3 +128,26 @@ class DnCNN(nn.Module):
     def forward(self, x: torch.Tensor, sigma: object = None) -> torch.Tensor:
         """``(B, C, H, W)`` noisy in [0, 1] -> denoised ``(B, C, H, W)``, not clamped."""
         return x - self.noise(x, sigma)
+
+
+def sigma_map(sigma: object, like: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, h, w)`` filled with ``sigma / 255`` per image of ``like`` ``(B, C, h, w)``;
+    ``sigma`` (0..255 units) is one number or one per image.
+
+    Example
+    -------
+    >>> sigma_map(25.5, torch.zeros(2, 3, 4, 5)).shape
+    torch.Size([2, 1, 4, 5])
+    """
+    if sigma is None:
+        raise InvalidArgument(
+            "this denoiser takes the noise level: pass sigma (0..255 units), "
+            "or sigma='auto' to estimate it"
+        )
+    b = like.shape[0]
+    s = torch.as_tensor(sigma, dtype=like.dtype, device=like.device).reshape(-1)
+    if s.numel() not in (1, b):
+        raise InvalidArgument(f"sigma must be one number or one per image ({b}), got {s.numel()} values")
+    if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
+        raise InvalidArgument("sigma must be finite and >= 0 (in 0..255 units)")
+    return (s / 255.0).reshape(-1, 1, 1, 1).expand(b, 1, like.shape[2], like.shape[3])

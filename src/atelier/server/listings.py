@@ -16,7 +16,8 @@ __all__ = ["list_runs", "run_folder", "tasks_of"]
 
 #: The tasks that use a model of each kind (a shipped model's task or a run's model family).
 _TASKS_OF_KIND = {"sr": ["upscale"], "edsr": ["upscale"], "espcn": ["upscale"], "denoise": ["denoise"],
-                  "dncnn": ["denoise"], "style": ["stylize"], "adain": ["stylize"], "inpaint": ["inpaint"], "caption": ["caption"],
+                  "dncnn": ["denoise"], "drunet": ["denoise"], "style": ["stylize"], "adain": ["stylize"],
+                  "inpaint": ["inpaint"], "caption": ["caption"],
                   "captioner": ["caption"], "text-gan": ["generate"], "dcgan": ["sample"], "cgan": ["sample"],
                   "vae": ["sample"], "cvae": ["sample"], "vaegan": ["sample"], "sample": ["sample"]}
 

@@ -227,7 +227,7 @@ def evaluate_denoise(
 
     device = str(resolve_device(device))
     net = load_denoiser(model, device=device)
-    blind = net != "nlm" and not net.config.noise_map
+    blind = net != "nlm" and net.blind
     files = list_images(data_dir)
     methods = ["noisy", "nlm"] + ([] if net == "nlm" else [_label(model, "denoise")])
     h = best_nlm_h(sigma)

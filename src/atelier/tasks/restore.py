@@ -55,6 +55,7 @@ __all__ = [
     "nlm_denoise",
     "best_nlm_h",
     "min_tile",
+    "size_multiple",
     "check_model_tile",
     "check_denoiser_sigma",
     "NLM_H",
@@ -65,6 +66,10 @@ __all__ = [
 #: ``evaluate_denoise``; templateWindowSize 7, searchWindowSize 21; h swept from 0.45 sigma to
 #: 0.9 sigma in steps of 0.05 sigma). Measured mean PSNR at these h: 35.21, 30.99, 28.72,
 #: 26.56, 25.43, 23.94 dB; the curves are flat near the top (+-0.05 sigma costs < 0.1 dB).
+#: The model families ``denoise`` takes (same interface: ``forward(x, sigma)``, ``blind``,
+#: ``receptive_radius``).
+DENOISER_FAMILIES = ("dncnn", "drunet")
+
 NLM_H = {5: 2.5, 10: 6.0, 15: 9.0, 25: 20.0, 35: 24.5, 50: 30.0}
 
 
@@ -129,19 +134,26 @@ def load_denoiser(model: Any, *, device: str = "cpu") -> Any:
     if isinstance(model, str) and model == "nlm":
         return "nlm"
     net = load_restoration_model("denoise" if model is None else model, device=device)
-    if getattr(net, "model_name", None) != "dncnn":
+    if getattr(net, "model_name", None) not in DENOISER_FAMILIES:
         raise InvalidArgument(
             f"{_label(model, net)} is a {getattr(net, 'model_name', type(net).__name__)} model, "
-            "not a denoiser (dncnn)"
+            f"not a denoiser ({' or '.join(DENOISER_FAMILIES)})"
         )
     return net
+
+
+def size_multiple(net: Any) -> int:
+    """The size ``net`` works in without padding (tiles start on multiples of it): a U-Net's
+    ``size_multiple``, FFDNet's ``downscale``, else 1."""
+    own = getattr(net, "size_multiple", None)
+    return int(own) if own is not None else int(getattr(net.config, "downscale", 1))
 
 
 def min_tile(net: Any) -> int:
     """The smallest ``tile`` that leaves a core inside the overlap of ``net`` (1 for a baseline)."""
     if isinstance(net, str):
         return 1
-    multiple = int(getattr(net.config, "downscale", 1))
+    multiple = size_multiple(net)
     return 2 * (-(-int(net.receptive_radius) // multiple) * multiple) + multiple
 
 
@@ -169,7 +181,7 @@ def check_model_tile(net: Any, tile: int | None) -> None:
 def check_denoiser_sigma(net: Any, sigma: Any, model: Any = None) -> None:
     """``InvalidArgument`` when a blind denoiser (one without a noise-level map) is given a
     ``sigma`` other than ``"auto"``; ``model`` is what the user named, for the message."""
-    if net != "nlm" and not net.config.noise_map and sigma != "auto":
+    if net != "nlm" and net.blind and sigma != "auto":
         raise InvalidArgument(
             f"{_label(model, net)} is a blind denoiser: it takes no sigma; use sigma auto "
             "or a model trained with a noise-level map"
@@ -199,7 +211,7 @@ def _run(net: torch.nn.Module, planes: np.ndarray, fn, scale: int, tile: int | N
         groups = [(np.repeat(planes, 3, axis=2) if c == 1 else planes, slice(0, c))]
     out = np.empty((h * scale, w * scale, c), dtype)
     device = resolve_device(None, net)
-    multiple = int(getattr(net.config, "downscale", 1))
+    multiple = size_multiple(net)
     side = tile if tile is not None else max(h, w)
     was_training = net.training
     net.eval()
@@ -450,7 +462,7 @@ def denoise(
     device = str(resolve_device(device))  # checked even where a baseline ignores it
     net = load_denoiser(model, device=device)
     check_denoiser_sigma(net, sigma, model)
-    blind = net != "nlm" and not net.config.noise_map
+    blind = net != "nlm" and net.blind
     known = None if sigma == "auto" and (blind and not return_sigma) else (
         estimate_noise_sigma(image) if sigma == "auto" else sigma
     )
