@@ -18,6 +18,9 @@ Every dataset yields ``(image, label)``: ``image`` a ``(C, H, W)`` float32 tenso
 - ``patches`` — random flipped/rotated patches of a folder of photos, (HR, LR) pairs for
   super-resolution (items differ from the protocol above: see :mod:`atelier.data.patches`).
 
+:func:`degrade_real` (:mod:`atelier.data.degradations`) turns a batch of clean patches into
+Real-ESRGAN's synthetic real-world low-quality inputs (blur, resize, noise, JPEG, twice).
+
 Example
 -------
 >>> from atelier.data import list_datasets, make_dataset
@@ -53,6 +56,7 @@ from atelier.data.shapes import (
     shape_caption,
 )
 from atelier.data.patches import PatchDataset, center_crops, degrade_bicubic, dihedral, read_photos
+from atelier.data.degradations import DENOISING, REAL_ESRGAN, DegradationConfig, DegradationRound, degrade_real
 from atelier.data.captioned import (
     CaptionedDataset,
     CaptionedItem,
@@ -82,6 +86,9 @@ __all__ = [
     "CaptionedItem",
     "CocoCaptionsDataset",
     "CorruptFileWarning",
+    "DENOISING",
+    "DegradationConfig",
+    "DegradationRound",
     "DatasetSpec",
     "DigitsDataset",
     "FacesDataset",
@@ -91,6 +98,7 @@ __all__ = [
     "ImageDataset",
     "MODEL_SIZES",
     "PatchDataset",
+    "REAL_ESRGAN",
     "Scene",
     "SceneObject",
     "ScenesDataset",
@@ -100,6 +108,7 @@ __all__ = [
     "UncaptionedImageWarning",
     "center_crops",
     "degrade_bicubic",
+    "degrade_real",
     "dihedral",
     "get_dataset",
     "group_hash",

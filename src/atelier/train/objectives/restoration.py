@@ -53,6 +53,30 @@ the exported model. Validation adds ``val_vgg``, the LPIPS-formula VGG distance
 and picks the exported step by it (lower is better): PSNR falls as texture is added, so the
 PSNR-best step would be the first.
 
+Real-world degradations (``degradation=real``, :mod:`atelier.data.degradations`). In place of
+the bicubic downscale (SR) or white Gaussian noise (denoising), the inputs are made in the
+training step from ``ctx.generator`` (reproducible, exact on resume) by Real-ESRGAN's
+second-order pipeline (Wang et al. 2021, section 3: two rounds of blur, resize, Gaussian or
+Poisson noise and JPEG, then a sinc filter and JPEG, rounded to 8 bits), with its published
+ranges (:data:`~atelier.data.degradations.REAL_ESRGAN`); the dataset's bicubic LR patch is
+not used. ``degradation=real`` with ``loss=l1`` is Real-ESRNet's recipe, with
+``loss=perceptual`` Real-ESRGAN's (less its sharpened targets). Denoising uses the milder
+:data:`~atelier.data.degradations.DENOISING` preset: Real-ESRGAN's noise and JPEG, lighter
+blur, never a resize, so the input keeps the clean patch's size; ``sigma`` and ``val_sigma``
+belong to the Gaussian option and cannot be set with it. Once noise is blurred, resampled and
+JPEG-compressed there is no single true sigma, so a noise-map denoiser (``noise_map=true``)
+is given the level that ``atelier denoise`` estimates for ``sigma=auto`` from the degraded
+input itself (:func:`estimate_sigmas`): it learns the map as it will meet it. A blind model
+(``noise_map=false``) is the simpler choice for real photos and the one we recommend.
+Validation degrades the held-out crops the same way, each from a fixed seed
+(``[VALIDATION_SEED, crop index]``), so every validation sees the same inputs: ``val_psnr``
+is the PSNR of the restored real-degraded crops (SR: Y channel, border cropped, as above) and
+``val_bicubic`` / ``val_noisy`` the reference's on the same inputs. It measures how well the
+model undoes these synthetic degradations, and is not comparable with the bicubic or
+Gaussian ``val_psnr``. ``degradation`` cannot change when a run continues. Users set it with
+``atelier train sr --data DIR --scale 4 --set degradation=real --out RUN`` (or ``atelier train
+denoise ... --set degradation=real --set noise_map=false``).
+
 The start: ``init_from`` when given (its architecture and scale must be this run's);
 without one, the shipped ``sr-x<scale>`` (recorded in the run's ``config.json`` as its
 ``init_from``); when that is not installed either, ``InvalidArgument`` says to train the
@@ -97,10 +121,12 @@ __all__ = [
     "SRHyper",
     "SRObjective",
     "VALIDATION_SEED",
+    "estimate_sigmas",
     "parse_sigma_range",
 ]
 
-#: Seed of the validation noise (denoising): the same noisy images at every validation.
+#: Seed of the validation noise (denoising) and of the real degradations of the validation
+#: crops (``degradation=real``, with the crop's index): the same inputs at every validation.
 VALIDATION_SEED = 0
 
 
@@ -112,6 +138,9 @@ class SRHyper:
     ``loss``: ``"l1"`` (the PSNR recipe) or ``"perceptual"`` (ESRGAN's, see the module
     docstring), which reads the rest: its rate ``lr_gan`` (generator and critic, in place of
     ``lr``), the loss weights, the VGG19 layer ``feature_layer`` and the critic's ``d_width``.
+
+    ``degradation``: how the LR input is made, ``"bicubic"`` (the benchmark downscale) or
+    ``"real"`` (Real-ESRGAN's blur, resize, noise and JPEG; see the module docstring).
     """
 
     lr: float = 5e-4
@@ -119,6 +148,7 @@ class SRHyper:
     weight_decay: float = 0.0
     min_lr_ratio: float = 0.01
     patch: int = 48
+    degradation: Literal["bicubic", "real"] = "bicubic"
     loss: Literal["l1", "perceptual"] = "l1"
     lr_gan: float = 1e-4
     pixel_weight: float = 1e-2
@@ -134,13 +164,18 @@ class SRHyper:
 @dataclass
 class DenoiseHyper:
     """Denoising recipe: as :class:`SRHyper`, plus the training noise range ``sigma``
-    (low, high in 0..255 units, drawn uniformly per patch) and the validation ``val_sigma``."""
+    (low, high in 0..255 units, drawn uniformly per patch) and the validation ``val_sigma``.
+
+    ``degradation``: ``"gaussian"`` (white Gaussian noise of ``sigma``) or ``"real"``
+    (Real-ESRGAN's noise, blur and JPEG without resizing; ``sigma`` and ``val_sigma`` then
+    keep their defaults; see the module docstring)."""
 
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     min_lr_ratio: float = 0.01
     patch: int = 50
+    degradation: Literal["gaussian", "real"] = "gaussian"
     sigma: tuple[float, float] = (0.0, 50.0)
     val_sigma: float = 25.0
     batch_size: int = 16
@@ -176,6 +211,60 @@ def _check_sigma_range(values: Sequence[float], what: str) -> None:
             f"{what}: the noise range must be low:high with 0 <= low <= high <= 255 "
             f"(0..255 units), e.g. 0:50; got {low:g}:{high:g}"
         )
+
+
+def estimate_sigmas(batch: torch.Tensor) -> torch.Tensor:
+    """The noise level of each image of ``batch`` ``(B, C, H, W)`` in [0, 1], ``(B,)`` in
+    0..255 units: scikit-image's wavelet estimator (``estimate_sigma``, Donoho & Johnstone's
+    median absolute deviation) per channel, averaged, a flat channel counting 0. It is what
+    ``atelier denoise`` computes for ``sigma="auto"``
+    (:func:`atelier.tasks.restore.estimate_noise_sigma`, which ``train`` may not import).
+
+    Example
+    -------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> noisy = 0.5 + torch.randn(2, 3, 64, 64, generator=g) * torch.tensor([10.0, 30.0]).view(2, 1, 1, 1) / 255
+    >>> [round(v) for v in estimate_sigmas(noisy).tolist()]
+    [10, 30]
+    """
+    import warnings
+
+    from skimage.restoration import estimate_sigma
+
+    planes = batch.detach().float().cpu().numpy()
+    out = []
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # a flat channel: NaN, counted as 0
+        for image in planes:
+            sigmas = [estimate_sigma(plane, channel_axis=None) for plane in image]
+            out.append(float(np.mean(np.nan_to_num(sigmas, nan=0.0))) * 255.0)
+    return torch.tensor(out, dtype=torch.float32)
+
+
+def _real_inputs(clean: np.ndarray, index: int, scale: int) -> np.ndarray:
+    """Validation crop ``index`` (``H x W x C`` uint8) through the real degradation of a fixed
+    seed (``[VALIDATION_SEED, index]``), as a uint8 image (``scale`` 1: the denoising preset)."""
+    from atelier.data.degradations import DENOISING, degrade_real
+    from atelier.image import from_tensor, to_tensor
+
+    out = degrade_real(
+        to_tensor(clean),
+        scale,
+        generator=np.random.default_rng([VALIDATION_SEED, index]),
+        config=DENOISING if scale == 1 else None,
+    )
+    return from_tensor(out, np.uint8).reshape(clean.shape[0] // scale, clean.shape[1] // scale, clean.shape[2])
+
+
+def _check_unchanged(old: Mapping[str, Any], new: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+    """The hyper-parameters of ``defaults`` must keep their value when a run continues."""
+    for key, default in defaults.items():
+        before, after = old.get(key, default), new.get(key, default)
+        if before != after:
+            raise InvalidArgument(
+                f"hyper.{key} cannot change when a run continues (it is {before!r} in the run); "
+                "start a new run from this one's model (init_from)"
+            )
 
 
 def _uint8(tensor: torch.Tensor, like: np.ndarray) -> np.ndarray:
@@ -402,13 +491,9 @@ class SRObjective(RestorationObjective):
 
     @classmethod
     def check_resume_hyper(cls, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-        """``loss`` cannot change when a run continues: the critic comes and goes with it."""
-        before, after = old.get("loss", "l1"), new.get("loss", "l1")
-        if before != after:
-            raise InvalidArgument(
-                f"hyper.loss cannot change when a run continues (it is {before!r} in the run); "
-                "start a new run from this one's model (init_from)"
-            )
+        """``loss`` cannot change when a run continues (the critic comes and goes with it),
+        nor ``degradation`` (the best ``val_psnr`` so far was measured on other inputs)."""
+        _check_unchanged(old, new, {"loss": "l1", "degradation": "bicubic"})
 
     @classmethod
     def prepare_run(cls, spec: dict[str, Any], run: Any) -> None:
@@ -468,6 +553,10 @@ class SRObjective(RestorationObjective):
                 f"HR patches {tuple(hr.shape[-2:])} are not {s}x the LR ones {tuple(lr.shape[-2:])}: "
                 f"the data was made for another scale than the model's x{s}"
             )
+        if self.hyper.degradation == "real":
+            from atelier.data.degradations import degrade_real
+
+            lr = degrade_real(hr, s, generator=ctx.generator)
         with ctx.autocast():
             sr = self.model(lr)
         if self.adversary is None:
@@ -534,8 +623,8 @@ class SRObjective(RestorationObjective):
 
         if self._val_cache is None:
             s, cache = self.scale, []
-            for hr in self.validation:
-                lr = degrade_bicubic(hr, s)
+            for index, hr in enumerate(self.validation):
+                lr = _real_inputs(hr, index, s) if self.hyper.degradation == "real" else degrade_bicubic(hr, s)
                 plane = lr if lr.shape[2] > 1 else lr[..., 0]  # Pillow's own 8-bit modes
                 up = resize(plane, width=hr.shape[1], height=hr.shape[0], method="bicubic", antialias=True)
                 cache.append((hr, to_tensor(lr), psnr(up.reshape(hr.shape), hr, channel="y", crop=s)))
@@ -566,7 +655,8 @@ class EDSRObjective(SRObjective):
 
 @register_objective("dncnn")
 class DenoiseObjective(RestorationObjective):
-    """DnCNN/FFDNet denoising: L1 between ``model(clean + noise, sigma)`` and ``clean``."""
+    """DnCNN/FFDNet denoising: L1 between ``model(clean + noise, sigma)`` and ``clean``; with
+    ``degradation=real``, between ``model(degraded, estimated sigma)`` and ``clean``."""
 
     Hyper = DenoiseHyper
     reference_key = "val_noisy"
@@ -576,12 +666,43 @@ class DenoiseObjective(RestorationObjective):
         _check_sigma_range(self.hyper.sigma, "hyper.sigma")
         if not 0 <= self.hyper.val_sigma <= 255:
             raise InvalidArgument(f"val_sigma must be in 0..255, got {self.hyper.val_sigma:g}")
+        base = DenoiseHyper()
+        if self.hyper.degradation == "real" and (
+            tuple(self.hyper.sigma) != base.sigma or self.hyper.val_sigma != base.val_sigma
+        ):
+            raise InvalidArgument(
+                "sigma and val_sigma set the Gaussian noise of degradation=gaussian; degradation=real "
+                "draws Real-ESRGAN's noise levels and validates on them: drop --sigma and val_sigma"
+            )
+
+    @classmethod
+    def check_resume_hyper(cls, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        """``degradation`` cannot change when a run continues (the best ``val_psnr`` so far
+        was measured on other inputs)."""
+        _check_unchanged(old, new, {"degradation": "gaussian"})
+
+    @property
+    def real(self) -> bool:
+        """Whether the inputs are Real-ESRGAN degradations (``degradation=real``)."""
+        return self.hyper.degradation == "real"
+
+    def _estimated_level(self, noisy: torch.Tensor) -> torch.Tensor | None:
+        """The noise map's level for a real-degraded input: ``sigma=auto``'s estimate
+        (:func:`estimate_sigmas`); None for a blind model (which takes none)."""
+        return None if self.model.blind else estimate_sigmas(noisy).to(noisy.device)
 
     def _sigma_arg(self, sigma: torch.Tensor | float) -> Any:
         return None if self.model.blind else sigma
 
     def step(self, batch: Any, step: int, ctx: Any) -> dict[str, float]:
         clean = batch[0] if isinstance(batch, (list, tuple)) else batch
+        if self.real:
+            from atelier.data.degradations import DENOISING, degrade_real
+
+            noisy = degrade_real(clean, 1, generator=ctx.generator, config=DENOISING)
+            with ctx.autocast():
+                denoised = self.model(noisy, self._sigma_arg(self._estimated_level(noisy)))
+            return self._l1_step(denoised, clean, ctx)
         b = clean.shape[0]
         low, high = self.hyper.sigma
         sigma = low + (high - low) * torch.rand(b, generator=ctx.generator)
@@ -598,18 +719,23 @@ class DenoiseObjective(RestorationObjective):
         if self._val_cache is None:
             g = torch.Generator().manual_seed(VALIDATION_SEED)
             cache = []
-            for clean in self.validation:
+            for index, clean in enumerate(self.validation):
                 x = to_tensor(clean)
-                noisy = x + torch.randn(x.shape, generator=g) * (self.hyper.val_sigma / 255.0)
+                if self.real:
+                    noisy = to_tensor(_real_inputs(clean, index, 1))
+                else:
+                    noisy = x + torch.randn(x.shape, generator=g) * (self.hyper.val_sigma / 255.0)
                 cache.append((clean, noisy, psnr(_uint8(noisy, clean), clean)))
             self._val_cache = cache
         return self._val_cache
 
     def _score(self, model: torch.nn.Module, clean: np.ndarray, noisy: torch.Tensor) -> float:
-        """RGB PSNR of the image denoised at ``val_sigma``."""
+        """RGB PSNR of the image denoised at ``val_sigma`` (real degradations: at the
+        estimated level)."""
         from atelier.metrics import psnr
 
-        return psnr(_uint8(model(noisy, self._sigma_arg(float(self.hyper.val_sigma))), clean), clean)
+        level = self._estimated_level(noisy) if self.real else float(self.hyper.val_sigma)
+        return psnr(_uint8(model(noisy, self._sigma_arg(level)), clean), clean)
 
 
 @register_objective("drunet")
