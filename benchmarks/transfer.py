@@ -9,8 +9,8 @@ Parts (``--only`` takes a comma-separated subset; each part's module documents i
   minutes; lower FID than plain on every data set).
 - ``fewshot-gen`` (``_transfer_gan``): the 100 faces, fine-tuned from the MNIST runs of the
   ``projected`` part (FreezeD; projected) against from scratch, at equal time.
-- ``fewshot-cls`` (``_transfer_fewshot``): classifier few-shot curve, pretrained backbone vs
-  scratch at 5, 10, 20, 50 images per class.
+- ``fewshot-cls`` (``_transfer_fewshot``): classifier few-shot curves on MNIST and on four
+  emoji categories (colour), pretrained backbone vs scratch at 5, 10, 20, 50 images per class.
 - ``sr`` (``_transfer_sr``): the perceptual x4 model against the PSNR model on CSet5.
 - ``trainer`` (``_transfer_trainer``): the Trainer's overhead over a plain loop of the same
   model and recipe, and achieved FLOP/s against the machine's matmul rate.
