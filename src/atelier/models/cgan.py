@@ -62,6 +62,10 @@ class CGANConfig(ModelConfig):
     discriminator, projected_size, projected_width : the discriminator's kind, ``conv`` (the
         projection discriminator above) or ``projected`` (the class-conditional
         :class:`~atelier.models.projected_d.ProjectedClassDiscriminator`).
+    label_prior : the training labels' frequencies, one per class, or empty (equal). Set by
+        training on k-means clusters (``data.clusters``); sampling without labels follows it
+        (:func:`~atelier.models.layers.default_labels`), so the model draws like an
+        unconditional one.
     """
 
     resolution: int = 32
@@ -75,6 +79,7 @@ class CGANConfig(ModelConfig):
     discriminator: DiscriminatorKind = "conv"
     projected_size: int = 0
     projected_width: int = 16
+    label_prior: tuple[float, ...] = ()
 
     def check(self) -> None:
         self._check_image_fields()
@@ -82,6 +87,11 @@ class CGANConfig(ModelConfig):
         check_projected_fields(self)
         self._require(self.num_classes >= 2, "num_classes", "an integer >= 2")
         self._require(self.embed_dim >= 1, "embed_dim", "a positive integer")
+        prior = self.label_prior
+        self._require(
+            not prior or (len(prior) == self.num_classes and min(prior) >= 0 and sum(prior) > 0),
+            "label_prior", "empty, or num_classes frequencies >= 0 that do not all vanish",
+        )
 
 
 class ConditionalBatchNorm2d(nn.Module):

@@ -37,6 +37,7 @@ __all__ = [
     "spectral_norm_",
     "draw_latent",
     "resolve_labels",
+    "default_labels",
     "check_no_labels",
     "sampling_mode",
     "model_device",
@@ -180,19 +181,42 @@ def draw_latent(
     return torch.randn(n, dim, generator=generator, device=where).to(device)
 
 
+def default_labels(n: int, num_classes: int, prior: Sequence[float] = ()) -> torch.Tensor:
+    """The ``(n,)`` int64 labels drawn when none are asked for.
+
+    Without a ``prior``: 0, 1, ..., K-1, 0, ... (equal shares, a grid column per class).
+    With one (the training labels' frequencies, as a model trained on k-means clusters
+    records): label ``i`` is the prior's quantile at ``(i + 0.5) / n``, so the shares follow
+    the data's to within one sample, with no randomness.
+
+    Example
+    -------
+    >>> default_labels(5, 3).tolist(), default_labels(8, 3, (0.5, 0.25, 0.25)).tolist()
+    ([0, 1, 2, 0, 1], [0, 0, 0, 0, 1, 1, 2, 2])
+    """
+    if not prior:
+        return torch.arange(n) % num_classes
+    edges = torch.cumsum(torch.tensor(prior, dtype=torch.float64), 0)
+    edges = edges / edges[-1]
+    quantiles = (torch.arange(n, dtype=torch.float64) + 0.5) / n
+    return torch.searchsorted(edges, quantiles, right=True).clamp(max=num_classes - 1)
+
+
 def resolve_labels(
     labels: int | Sequence[int] | torch.Tensor | None,
     n: int,
     num_classes: int,
     device: torch.device | str,
+    prior: Sequence[float] = (),
 ) -> torch.Tensor:
     """Labels for ``n`` conditional samples as a ``(n,)`` int64 tensor on ``device``.
 
-    ``None`` cycles through the classes (0, 1, ..., K-1, 0, ...), one int repeats that class,
-    a sequence or tensor must hold ``n`` labels. Out-of-range labels raise ``InvalidArgument``.
+    ``None`` gives :func:`default_labels` (cycling through the classes, or following
+    ``prior``), one int repeats that class, a sequence or tensor must hold ``n`` labels.
+    Out-of-range labels raise ``InvalidArgument``.
     """
     if labels is None:
-        y = torch.arange(n) % num_classes
+        y = default_labels(n, num_classes, prior)
     elif isinstance(labels, int) and not isinstance(labels, bool):
         y = torch.full((n,), labels, dtype=torch.long)
     else:
@@ -261,7 +285,8 @@ class PriorSamplingMixin:
         device = device or model_device(self)
         y = None
         if self.conditional:
-            y = resolve_labels(labels, n, self.config.num_classes, device)
+            prior = getattr(self.config, "label_prior", ())
+            y = resolve_labels(labels, n, self.config.num_classes, device, prior)
         z = self.draw_prior(n, generator=generator, device=device, labels=y)
         with sampling_mode(self):
             return self._decode_prior(z, y)

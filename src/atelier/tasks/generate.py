@@ -35,6 +35,7 @@ import torch
 from atelier.devices import resolve_device
 from atelier.errors import AtelierError, InvalidArgument
 from atelier.image import save_image
+from atelier.models.layers import default_labels
 
 __all__ = [
     "Labels",
@@ -160,7 +161,8 @@ def load_generator(run: str | os.PathLike, *, device: str | torch.device = "cpu"
 
 
 def expand_labels(model: torch.nn.Module, labels: Labels, n: int) -> torch.Tensor | None:
-    """``(n,)`` int64 labels for a conditional model (None cycles 0..K-1), None otherwise.
+    """``(n,)`` int64 labels for a conditional model (None: ``default_labels``, cycling
+    0..K-1 or following the model's ``label_prior``), None otherwise.
 
     An unconditional model given labels raises ``InvalidArgument``; a list is cycled to ``n``
     (``[3]`` is all threes, ``[0, 1]`` alternates); labels outside ``0..K-1`` are refused.
@@ -174,7 +176,7 @@ def expand_labels(model: torch.nn.Module, labels: Labels, n: int) -> torch.Tenso
         return None
     k = int(model.config.num_classes)
     if labels is None:
-        y = torch.arange(n) % k
+        y = default_labels(n, k, getattr(model.config, "label_prior", ()))
     elif isinstance(labels, (int, np.integer)) and not isinstance(labels, bool):
         y = torch.full((n,), int(labels), dtype=torch.long)
     else:

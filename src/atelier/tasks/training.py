@@ -56,7 +56,7 @@ RUN_CONFIG = "config.json"
 #: Task names that stand for a model family (``atelier train sr ...``).
 MODEL_ALIASES = {"sr": "edsr", "denoise": "dncnn", "caption": "captioner"}
 #: Data options a run accepts under ``data.``.
-DATA_FIELDS = ("split", "labels", "seed", "crop")  # channels follow model.channels
+DATA_FIELDS = ("split", "labels", "seed", "crop", "clusters")  # channels follow model.channels
 # Hyper fields that are recipe defaults of the Trainer's settings (the train section), not of the objective
 TRAINER_SUGGESTIONS = ("batch_size", "ema_decay", "steps", "validate_every")
 #: Train settings that ``--resume`` may change (the rest, like the model and the data, are
@@ -170,6 +170,14 @@ def resolve_run(
     _check_known(spec["model_config"], _field_names(model_spec.config_class), "model")
     _check_known(spec["train"], _field_names(TrainConfig), "train")
     _check_data_options(spec["data_options"])
+    clusters = spec["data_options"].get("clusters")
+    if clusters is not None:
+        if "label_prior" not in _field_names(model_spec.config_class):
+            raise InvalidArgument(
+                f"data.clusters trains a class-conditional GAN on k-means clusters; {model} takes no "
+                "cluster labels: use cgan"
+            )
+        spec["model_config"].setdefault("num_classes", clusters)
     complete = getattr(objective_cls, "complete_model_config", None)
     if complete is not None and base is None:
         # a new run: the family may take settings left unset from its data (diffusion: cond,
@@ -238,6 +246,13 @@ def _check_data_options(options: dict[str, Any]) -> None:
         check_setting("data.labels", options["labels"], bool | None)
     if "crop" in options:
         check_setting("data.crop", options["crop"], str)
+    if options.get("clusters") is not None:
+        from atelier.data.clusters import MAX_CLUSTERS
+
+        check_setting("data.clusters", options["clusters"], int)
+        check_range("data.clusters", options["clusters"], 2, MAX_CLUSTERS)
+        if options.get("labels"):
+            raise InvalidArgument("data.clusters replaces the data's labels: drop data.labels")
     split = options.get("split")
     if split is not None:
         ok = isinstance(split, list) and len(split) == 2 and all(
@@ -258,13 +273,16 @@ def build_dataset(spec: dict[str, Any]):
     options = dict(spec["data_options"])
     config = spec["model_config"]
     options["channels"] = config.get("channels")
-    if "num_classes" in config and "labels" not in options:
+    clusters = options.pop("clusters", None)
+    if clusters is not None:
+        options["labels"] = False
+    elif "num_classes" in config and "labels" not in options:
         options["labels"] = True
     split = options.pop("split", None)
     # a family with other sizes than the generative models' says so (a classifier backbone: 224)
     sizes = getattr(get_model_spec(spec["model"]).config_class, "data_sizes", MODEL_SIZES)
     try:
-        return make_dataset(
+        dataset = make_dataset(
             spec["data"], size=config["resolution"], split=tuple(split) if split else None, sizes=sizes, **options
         )
     except TypeError as exc:  # an option the dataset does not take (crop= for digits)
@@ -272,6 +290,11 @@ def build_dataset(spec: dict[str, Any]):
             raise
         name = str(exc).rsplit("argument", 1)[-1].strip(" '\"")
         raise InvalidArgument(f"data.{name} does not apply to the dataset {spec['data']}") from None
+    if clusters is None:
+        return dataset
+    from atelier.data.clusters import ClusterLabelled
+
+    return ClusterLabelled(dataset, clusters, seed=int(options.get("seed", 0)))
 
 
 def _check_labels(spec: dict[str, Any], dataset) -> None:
@@ -566,6 +589,11 @@ def train_run(
     else:
         dataset = build_dataset(spec)
         _check_labels(spec, dataset)
+        prior = getattr(dataset, "label_prior", None)
+        if prior is not None and "label_prior" in spec["model_config"]:
+            # clusters: sampling without labels follows their sizes (recorded in config.json too)
+            spec = {**spec, "model_config": {**spec["model_config"], "label_prior": list(prior)}}
+            model.config = dataclasses.replace(model.config, label_prior=tuple(prior))
     seed = spec["train"]["seed"]
 
     def export(trainer: Trainer) -> None:
