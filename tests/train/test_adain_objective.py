@@ -76,6 +76,23 @@ def test_loss_terms_follow_the_paper():
     assert float(b["loss"]) == pytest.approx(float(b["content"] + b["style"]), rel=1e-6)
 
 
+def test_identity_term_is_the_reconstruction_error():
+    """SANet's identity loss (pixel term): the decoder's L1 error on the content's own
+    features; absent at weight 0, in the total otherwise."""
+    torch.manual_seed(2)
+    model = build_model("adain", TINY)
+    content, style = torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        plain = adain_loss_terms(model, content, style)
+        both = adain_loss_terms(model, content, style, identity_weight=4.0)
+        again = model.decode(model.encode(content)["relu4_1"])
+    assert "identity" not in plain
+    assert float(both["identity"]) == pytest.approx(4.0 * float((again - content).abs().mean()), rel=1e-5)
+    assert float(both["loss"]) == pytest.approx(float(plain["loss"] + both["identity"]), rel=1e-5)
+    with pytest.raises(InvalidArgument, match="identity_weight"):
+        make_objective(model, {"identity_weight": -1.0})
+
+
 def test_pairs_are_a_function_of_seed_epoch_and_index(photos, styles):
     ds = StylePairDataset(photos, styles, size=16, holdout=1, per_image=2)
     assert len(ds) == 6 and len(ds.held_out) == 1 and len(ds.styles) == 2
