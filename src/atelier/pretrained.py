@@ -10,8 +10,8 @@ clear error saying how to train one.
 Example
 -------
 >>> sorted(PRETRAINED)  # doctest: +NORMALIZE_WHITESPACE
-['adain', 'caption-emoji', 'caption-scenes', 'cgan-mnist', 'cvae-mnist', 'dcgan-mnist', 'denoise', 'diffusion-mnist', 'inpaint',
- 'sr-x2', 'sr-x3', 'sr-x4', 'sr-x4-perceptual', 'style-monet', 'style-scream', 'style-starry', 't2i-emoji', 't2i-scenes', 'vae-mnist']
+['adain', 'caption-emoji', 'caption-scenes', 'cgan-mnist', 'cvae-mnist', 'dcgan-mnist', 'denoise', 'denoise-real',
+ 'diffusion-mnist', 'inpaint', 'sr-x2', 'sr-x3', 'sr-x4', 'sr-x4-perceptual', 'sr-x4-real', 'style-monet', 'style-scream', 'style-starry', 't2i-emoji', 't2i-scenes', 'vae-mnist']
 >>> PRETRAINED["sr-x4"].train_command
 'atelier train sr --data DIR --scale 4 --out RUN'
 """
@@ -77,6 +77,20 @@ PRETRAINED["denoise"] = Pretrained(
     "denoise", "denoise", 1, "atelier train denoise --data DIR --sigma 0:50 --out RUN",
     "colour denoiser for Gaussian noise of sigma 0..50 (DnCNN with a noise-level map)",
     "atelier denoise PHOTO -o OUT.png [--sigma 25]",
+)
+PRETRAINED["denoise-real"] = Pretrained(
+    "denoise-real", "denoise", 1,
+    "atelier train denoise --data DIR --set noise_map=false --set degradation=real --out RUN",
+    "blind colour denoiser for noise with JPEG artefacts and mild blur (DnCNN/FFDNet layout trained "
+    "on Real-ESRGAN's degradations)",
+    "atelier denoise PHOTO.jpg --jpeg -o OUT.png",
+)
+PRETRAINED["sr-x4-real"] = Pretrained(
+    "sr-x4-real", "sr", 4,
+    "atelier train sr --data DIR --scale 4 --set degradation=real --init-from sr-x4 --out RUN",
+    "x4 super-resolution for real photos (blur, noise, JPEG): sr-x4 fine-tuned on Real-ESRGAN's "
+    "second-order degradations",
+    "atelier upscale PHOTO.jpg --scale 4 --model sr-x4-real -o OUT.png",
 )
 
 _LIGHT_STYLE = ("--set width=16 --set res_width=48 --set up_width=8 --set blocks=3 --set out_kernel=3 "

@@ -146,6 +146,19 @@ def test_denoise_errors(tmp_path, photos, capsys, monkeypatch):
     assert not out.exists()
 
 
+def test_denoise_jpeg_is_the_shipped_real_model(tmp_path, photos, capsys, monkeypatch):
+    """--jpeg runs the shipped blind denoise-real at sigma auto; not with --model or --sigma."""
+    monkeypatch.setattr(pretrained, "WEIGHTS_ROOT", tmp_path / "weights")
+    real = _denoise_run(tmp_path / "weights" / "denoise-real", noise_map=False)
+    out = tmp_path / "j.png"
+    assert atelier("denoise", photos / "a.png", "-o", out, "--jpeg") == 0
+    assert "estimated noise sigma" not in capsys.readouterr().err  # a blind model takes no level
+    np.testing.assert_array_equal(load_image(out), denoise(load_image(photos / "a.png"), "auto", str(real)))
+    assert "not both" in _one_line_exit_2(capsys, "denoise", photos, "-o", tmp_path / "x", "--jpeg", "--model", "nlm")
+    assert "no --sigma" in _one_line_exit_2(capsys, "denoise", photos, "-o", tmp_path / "x", "--jpeg", "--sigma", "25")
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.fixture
 def bench(tmp_path, astronaut):
     """Two small test photos, a.png and c.png (big enough for SSIM after a 3 px crop)."""

@@ -110,8 +110,12 @@ def denoise(
         "auto", "--sigma", help="Noise level in 8-bit units (e.g. 25), or auto to estimate it per image."
     ),
     model: Optional[str] = typer.Option(
-        None, "--model", help="A run folder, its model.safetensors, the shipped name denoise, or nlm "
-        "(OpenCV non-local means); default: the shipped denoiser."
+        None, "--model", help="A run folder, its model.safetensors, a shipped name (denoise, denoise-real), "
+        "or nlm (OpenCV non-local means); default: the shipped denoiser."
+    ),
+    jpeg: bool = typer.Option(
+        False, "--jpeg", help="For JPEG artefacts with noise (phone pictures, re-saved JPEGs): the shipped "
+        "denoise-real, a blind model trained on Real-ESRGAN's degradations (no --sigma)."
     ),
     tile: int = _TILE,
     format: Optional[str] = _FORMAT,
@@ -121,22 +125,30 @@ def denoise(
     device: str = _DEVICE,
     max_pixels: int = _MAX_PIXELS,
 ) -> None:
-    """Remove noise with a DnCNN denoiser (alpha kept).
+    """Remove noise with a learned denoiser (alpha kept).
 
     With --sigma auto the level is estimated per image and printed on stderr
-    (`photo.png: estimated noise sigma 23.4`).
+    (`photo.png: estimated noise sigma 23.4`). --jpeg removes JPEG blocking and ringing with
+    the noise.
     """
     from atelier.tasks.catalog.denoise import load_denoise_net
 
     check_format(format)
     level = parse_sigma(sigma)
+    if jpeg:
+        if model is not None:
+            raise InvalidArgument("give --jpeg or --model, not both (--jpeg is --model denoise-real)")
+        if level != "auto":
+            raise InvalidArgument("--jpeg takes no --sigma: its model is blind (it finds the level itself)")
+        model = "denoise-real"
     ctx = TaskContext(device=str(select_device(device)), max_pixels=max_pixels)
     spec = get_task("denoise")
     params = spec.validate({"sigma": None if level == "auto" else level, "model": model or "denoise",
                             "tile": tile}, ctx)
     jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)  # every -o mistake first
-    load_denoise_net(ctx, params["model"], params["tile"], params["sigma"])  # every model error before any image
-    note = (lambda result: f"estimated noise sigma {result.data['sigma']:.1f}") if level == "auto" else None
+    net = load_denoise_net(ctx, params["model"], params["tile"], params["sigma"])  # every model error first
+    blind = net != "nlm" and net.blind  # it does not use the level: no estimate to report
+    note = (lambda result: f"estimated noise sigma {result.data['sigma']:.1f}") if level == "auto" and not blind else None
     _run_batch("denoising", TaskEdit(spec, params, ctx, note), jobs, output, format=format, quality=quality,
                overwrite=overwrite, workers=workers, max_pixels=max_pixels)
 
