@@ -168,7 +168,9 @@ PRETRAINED["diffusion-mnist"] = Pretrained(
 # each the best recipe atelier has for its family; `atelier sample NAME` needs no training.
 _MNIST = "--data idx:../shared/data/mnist10k --set data.split=0:8000"
 for _name, _family, _sets, _what, _use in (
-    ("dcgan-mnist", "dcgan", "--set steps=4000", "DCGAN (Radford et al. recipe)", "-n 64"),
+    ("dcgan-mnist", "cgan", "--set data.clusters=50 --set steps=2500",
+     "unconditional; DCGAN layers conditioned on 50 k-means clusters of the digits (a self-conditioned "
+     "GAN), drawn in proportion to the clusters", "-n 64"),
     ("cgan-mnist", "cgan", "--set steps=5000", "class-conditional GAN (projection discriminator, AC-GAN term)",
      "--label 7 -n 64"),
     ("vae-mnist", "vae", "", "VAE with a mixture prior fitted to its latents", "-n 64"),

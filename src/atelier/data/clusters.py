@@ -6,9 +6,9 @@ modes better than a plain one: each cluster gets its own conditional BatchNorm s
 projection, and every cluster is drawn as often as it occurs. This is the self-conditioned GAN
 of Liu et al. (2020), "Diverse Image Generation via Self-Conditioned GANs", with the clusters
 taken once from pixels before training rather than re-clustered from discriminator features.
-On MNIST (images 0-7999, 32 px) 50 pixel clusters are 80 % pure in the true digit (100:
-86 %) and lifted the digit judge's Inception Score at 20 CPU-minutes of training from 7.0
-(plain DCGAN) to 8.4 (``benchmarks/transfer.py``).
+On MNIST (images 0-7999) 50 pixel clusters are 80 % pure in the true digit (100: 86 %),
+and the shipped ``dcgan-mnist`` (50 clusters, 2,500 steps, 17.5 CPU-minutes) has a digit-judge
+Inception Score of 8.47 over 5,000 samples, where the plain DCGAN had 7.03 after 4,000 steps.
 
 Features: every image reduced to at most 32 px on its longer side (area), flattened;
 OpenCV's k-means++ with ``attempts`` restarts, seeded, so the same data and seed give the same

