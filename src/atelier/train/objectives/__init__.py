@@ -13,7 +13,7 @@ Example
 >>> type(objective).__name__, objective.hyper.lr, sorted(objective.optimizers())
 ('VAEObjective', 0.0005, ['model'])
 >>> sorted(list_objectives())
-['adain', 'captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'diffusion', 'dncnn', 'edsr', 'espcn', 'inpaint', 'style', 'text-gan', 'vae', 'vaegan']
+['adain', 'captioner', 'cgan', 'classifier', 'cvae', 'dcgan', 'diffusion', 'dncnn', 'drunet', 'edsr', 'espcn', 'inpaint', 'style', 'text-gan', 'vae', 'vaegan']
 """
 
 from __future__ import annotations
