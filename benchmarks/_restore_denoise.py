@@ -110,9 +110,10 @@ def _check_same_noise(images: list[tuple[str, np.ndarray, np.ndarray]], rows: li
 
 
 def denoise_case(net: Any, data: Path, sigma: float, seed: int, tile: int, *, sweep: bool,
-                 cbm3d: str) -> dict[str, Any]:
+                 cbm3d: str, x8: bool = False) -> dict[str, Any]:
     """Every method on one set at one sigma. ``net``: a loaded model, ``"nlm"`` as a stand-in,
-    or None (not loaded: the baselines alone); ``cbm3d``: "ok" to run it, else why not."""
+    or None (not loaded: the baselines alone); ``cbm3d``: "ok" to run it, else why not;
+    ``x8``: also the model under x8 self-ensemble at the true sigma (``model_x8``)."""
     from atelier.tasks.restoration_eval import evaluate_denoise
     from atelier.tasks.restore import best_nlm_h
 
@@ -132,6 +133,9 @@ def denoise_case(net: Any, data: Path, sigma: float, seed: int, tile: int, *, sw
             auto = evaluate_denoise(net, data, sigma, seed, estimate=True, tile=tile)
             out["model_auto_sigma"] = auto.mean[auto.methods[-1]]
             out["rows_auto"] = auto.rows
+        if x8 and net != "nlm":
+            ens = evaluate_denoise(net, data, sigma, seed, tile=tile, self_ensemble=True)
+            out["model_x8"], out["rows_x8"] = ens.mean[ens.methods[-1]], ens.rows
     if cbm3d == "ok":
         from _restore_bm3d import cbm3d_scores
 
@@ -142,7 +146,7 @@ def denoise_case(net: Any, data: Path, sigma: float, seed: int, tile: int, *, sw
 
 
 def denoise_part(spec: str, sets: list[tuple[str, Path, dict[str, Any]]], sigmas: list[float],
-                 seed: int, tile: int, *, sweep: bool = True, cbm3d: bool = True,
+                 seed: int, tile: int, *, sweep: bool = True, cbm3d: bool = True, x8: bool = False,
                  allow_install: bool = True, say: Callable[[str], None] = print) -> dict[str, Any]:
     """The model ``spec`` and its peers on every set at every sigma; ``say`` gets progress lines."""
     from _restore_bm3d import ensure_installed, versions
@@ -170,7 +174,7 @@ def denoise_part(spec: str, sets: list[tuple[str, Path, dict[str, Any]]], sigmas
             say(f"denoise: {name} ({len(info['images'])} images) at sigma {sigma:g}: "
                 f"{'NLM sweep, ' if sweep else ''}{spec}{', CBM3D (slow)' if available else ''}...")
             t0 = time.perf_counter()
-            case = denoise_case(net, folder, sigma, seed, tile, sweep=sweep, cbm3d=out["cbm3d"]["status"])
+            case = denoise_case(net, folder, sigma, seed, tile, sweep=sweep, cbm3d=out["cbm3d"]["status"], x8=x8)
             case["seconds"] = time.perf_counter() - t0
             entry["sigmas"][f"{sigma:g}"] = case
     return out

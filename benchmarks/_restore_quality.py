@@ -61,8 +61,9 @@ def load(spec: str, loader, **kw: Any) -> tuple[Any, str]:
         return None, f"error: {exc}"
 
 
-def sr_scale(spec: str | None, scale: int, data: Path, tile: int) -> dict[str, Any]:
-    """Bicubic and the model at one scale on ``data``: mean and per-image PSNR/SSIM."""
+def sr_scale(spec: str | None, scale: int, data: Path, tile: int, *, x8: bool = False) -> dict[str, Any]:
+    """Bicubic and the model at one scale on ``data``: mean and per-image PSNR/SSIM; with
+    ``x8`` also the model under x8 self-ensemble (``model_x8_scores``, ``rows_x8``)."""
     from atelier.tasks.restoration_eval import evaluate_sr
     from atelier.tasks.restore import load_sr_model
 
@@ -75,5 +76,8 @@ def sr_scale(spec: str | None, scale: int, data: Path, tile: int) -> dict[str, A
     if net is not None:
         out["model_info"] = model_info(net)
         out["model_scores"] = scores.mean[scores.methods[-1]]
+        if x8:
+            ens = evaluate_sr(net, data, scale, tile=tile, self_ensemble=True)
+            out["model_x8_scores"], out["rows_x8"] = ens.mean[ens.methods[-1]], ens.rows
     out["rows"] = scores.rows
     return out

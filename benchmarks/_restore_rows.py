@@ -28,9 +28,11 @@ def sr_rows(rows: list, r: dict[str, Any]) -> None:
     if "model_scores" not in r:
         row(rows, part, f"{r['model']} PSNR / SSIM (Y)", target, r["status"], False)
         return
-    m = r["model_scores"]
-    row(rows, part, f"{r['model']} PSNR / SSIM (Y)", target,
-        f"{ps(m)} ({m['psnr'] - r['bicubic']['psnr']:+.2f} over bicubic)", m["psnr"] >= r["target_psnr"])
+    for key, label in (("model_scores", r["model"]), ("model_x8_scores", f"{r['model']} x8 self-ensemble")):
+        if key in r:
+            m = r[key]
+            row(rows, part, f"{label} PSNR / SSIM (Y)", target,
+                f"{ps(m)} ({m['psnr'] - r['bicubic']['psnr']:+.2f} over bicubic)", m["psnr"] >= r["target_psnr"])
 
 
 def _secs(t: dict[str, Any]) -> str:
@@ -54,8 +56,9 @@ def denoise_rows(rows: list, r: dict[str, Any], set_name: str, c: dict[str, Any]
         row(rows, part, f"{model} - best NLM", need, r["status"], False)
         row(rows, part, f"{model} - CBM3D", "> 0 dB", r["status"], False)
         return
-    for key, how in (("model_true_sigma", "blind" if r["blind"] else f"sigma={c['sigma']:g}"),
-                     ("model_auto_sigma", "sigma=auto")):
+    true = "blind" if r["blind"] else f"sigma={c['sigma']:g}"
+    for key, how in (("model_true_sigma", true), ("model_auto_sigma", "sigma=auto"),
+                     ("model_x8", f"{true}, x8 self-ensemble")):
         if key not in c:
             continue
         m = c[key]
@@ -64,7 +67,7 @@ def denoise_rows(rows: list, r: dict[str, Any], set_name: str, c: dict[str, Any]
         d = m["psnr"] - nlm["psnr"]
         row(rows, part, f"{model} ({how}) - {nlm_name}", need if sw is not None else "", f"{d:+.2f} dB",
             d >= r["margin_target_db"] if sw is not None else None)
-        if key == "model_true_sigma":
+        if key != "model_auto_sigma":
             ok = b["status"] == "ok"
             row(rows, part, f"{model} ({how}) - CBM3D", "> 0 dB",
                 f"{m['psnr'] - b['mean']['psnr']:+.2f} dB" if ok else f"not measured: {b['status']}",

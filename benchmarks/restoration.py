@@ -112,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sigmas", default="15,25,50", help="denoise noise levels, comma-separated, in 0..255 units")
     p.add_argument("--no-nlm-sweep", action="store_true", help="leave the NLM h sweep out of the denoise part")
     p.add_argument("--no-cbm3d", action="store_true", help="leave CBM3D out of the denoise part")
+    p.add_argument("--self-ensemble", action="store_true",
+                   help="sr and denoise parts: also atelier's models under x8 self-ensemble (8x the time)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tile", type=int, default=None, help="atelier's tile (default: atelier upscale's --tile default)")
     p.add_argument("--speed-size", type=int, default=None, help="speed input side (default 512, quick 48)")
@@ -173,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"quick": q, "parts": parts, "cset5": str(cset5), "photos": str(photos),
                      "quick_crop": QUICK_CROP if q else None, "sr_models": specs, "denoiser": denoiser,
                      "sigmas": sigmas, "nlm_sweep": not args.no_nlm_sweep, "cbm3d": not args.no_cbm3d,
+                     "self_ensemble": args.self_ensemble,
                      "quick_denoise": QUICK_DENOISE if q else None, "seed": args.seed, "tile": tile,
                      "speed_size": speed_size,
                      "memory_size": memory_size, "memory_limit_mib": args.memory_limit_mib,
@@ -191,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             result["sr"] = {}
             for s in (2, 3, 4):
                 print(f"sr: x{s} with {specs[s]} on {data.name}...", flush=True)
-                result["sr"][f"x{s}"] = r = rq.sr_scale(specs[s], s, data, tile)
+                result["sr"][f"x{s}"] = r = rq.sr_scale(specs[s], s, data, tile, x8=args.self_ensemble)
                 sr_rows(rows, r)
             result["part_seconds"]["sr"] = time.perf_counter() - t0
         if "denoise" in parts:
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 result["denoise"] = r = denoise_part(
                     denoiser, sets, sigmas, args.seed, tile, sweep=not args.no_nlm_sweep,
-                    cbm3d=not args.no_cbm3d, allow_install=not args.no_install,
+                    cbm3d=not args.no_cbm3d, x8=args.self_ensemble, allow_install=not args.no_install,
                     say=lambda line: print(line, flush=True))
             finally:
                 for t in temps:

@@ -194,3 +194,22 @@ def test_evaluate_errors_are_one_line(tmp_path, photos, capsys):
     assert "no such folder" in err
     err = _one_line_exit_2(capsys, "evaluate", tmp_path / "gen-run", "--data", "digits", "--model", "nlm")
     assert "--model is for" in err
+
+
+def test_self_ensemble_flag(tmp_path, photos, capsys):
+    """--self-ensemble gives what the Python call gives; a baseline refuses it, before any file."""
+    sr, dn = _sr_run(tmp_path / "sr"), _denoise_run(tmp_path / "dn")
+    img = load_image(photos / "a.png")
+    out = tmp_path / "e.png"
+    assert atelier("upscale", photos / "a.png", "-o", out, "--scale", "2", "--model", sr, "--self-ensemble") == 0
+    np.testing.assert_array_equal(load_image(out), upscale(img, 2, str(sr), self_ensemble=True))
+    out2 = tmp_path / "d.png"
+    assert atelier("denoise", photos / "a.png", "-o", out2, "--sigma", "25", "--model", dn, "--self-ensemble") == 0
+    np.testing.assert_array_equal(load_image(out2), denoise(img, 25, str(dn), self_ensemble=True))
+    bad = tmp_path / "bad"
+    capsys.readouterr()
+    err = _one_line_exit_2(capsys, "upscale", photos, "-o", bad, "--model", "bicubic", "--self-ensemble")
+    assert "not a network" in err
+    err = _one_line_exit_2(capsys, "denoise", photos, "-o", bad, "--sigma", "9", "--model", "nlm", "--self-ensemble")
+    assert "not a network" in err
+    assert not bad.exists()

@@ -100,3 +100,18 @@ def test_errors(tmp_path, folder):
         evaluate_sr(_edsr(3), folder, 2)
     with pytest.raises(InvalidArgument, match="sigma"):
         evaluate_denoise("nlm", folder, 0)
+
+
+def test_self_ensemble_is_scored_under_its_own_label(folder, astronaut):
+    net = _edsr(2)
+    plain, x8 = evaluate_sr(net, folder, 2, tile=24), evaluate_sr(net, folder, 2, tile=24, self_ensemble=True)
+    assert x8.methods == ["bicubic", "edsr x8"] and x8.setting["self_ensemble"] is True
+    assert x8.mean["bicubic"] == plain.mean["bicubic"] and x8.mean["edsr x8"] != plain.mean["edsr"]
+    hr = astronaut[:46, :60]
+    lr = resize(hr, width=30, height=23, method="bicubic", antialias=True)
+    want = psnr(hr, upscale(lr, 2, net, self_ensemble=True), channel="y", crop=2)
+    assert x8.rows[1]["image"] == "b" and x8.rows[1]["edsr x8"]["psnr"] == pytest.approx(want)
+    dn = evaluate_denoise(build_model("dncnn", {"width": 4, "depth": 3}).eval(), folder, 25, self_ensemble=True)
+    assert dn.methods[-1] == "dncnn x8"
+    with pytest.raises(InvalidArgument, match="not a network"):
+        evaluate_denoise("nlm", folder, 25, self_ensemble=True)

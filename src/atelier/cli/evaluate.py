@@ -64,6 +64,7 @@ def evaluate(
     scale: int = typer.Option(4, "--scale", help="sr: 2, 3 or 4."),
     sigma: float = typer.Option(25.0, "--sigma", help="denoise: noise level in 8-bit units."),
     tile: int = typer.Option(DEFAULT_TILE, "--tile", min=16, help="sr / denoise: tile side in pixels."),
+    self_ensemble: bool = typer.Option(False, "--self-ensemble", help="sr / denoise: the model with x8 self-ensemble (8 flips and rotations averaged)."),
     beam: Optional[int] = typer.Option(None, "--beam", help="caption: beam width (default 1, greedy)."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="caption: longest caption in tokens, start and end included."),
     limit: Optional[int] = typer.Option(None, "--limit", help="caption: only the first N images of the split."),
@@ -95,8 +96,10 @@ def evaluate(
         from atelier.cli.restore import evaluate_restoration
 
         evaluate_restoration(run, data=data, model=model, scale=scale, sigma=sigma, seed=seed,
-                             tile=tile, device=device, as_json=as_json)
+                             tile=tile, device=device, as_json=as_json, self_ensemble=self_ensemble)
         return
+    if self_ensemble:
+        raise InvalidArgument("--self-ensemble is for `atelier evaluate sr` and `atelier evaluate denoise`")
     if model is not None:
         raise InvalidArgument("--model is for `atelier evaluate sr` / `atelier evaluate denoise`; "
                               "give a RUN folder to evaluate a generator")

@@ -25,6 +25,7 @@ from atelier.cli.progress import progress_bar
 from atelier.devices import DEVICE_HELP, select_device
 from atelier.errors import InvalidArgument
 from atelier.image import DEFAULT_MAX_PIXELS
+from atelier.tasks.ensemble import ENSEMBLE_HELP
 from atelier.tasks.tiling import DEFAULT_TILE
 from atelier.tasks.batch import SaveOptions, TaskEdit, check_format, plan_jobs
 from atelier.tasks.registry import TaskContext, get_task
@@ -72,6 +73,7 @@ _OVERWRITE = typer.Option(False, "--overwrite", help="Replace existing files.")
 _WORKERS = typer.Option(1, "--workers", "-j", min=1, help="Files restored at once (they share the cores).")
 _DEVICE = typer.Option("auto", "--device", help=DEVICE_HELP)
 _MAX_PIXELS = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Limit on input and output width x height.")
+_ENSEMBLE = typer.Option(False, "--self-ensemble", help=ENSEMBLE_HELP + ".")
 
 
 def upscale(
@@ -83,6 +85,7 @@ def upscale(
         "bicubic; default: the shipped model for --scale."
     ),
     tile: int = _TILE,
+    self_ensemble: bool = _ENSEMBLE,
     format: Optional[str] = _FORMAT,
     quality: int = _QUALITY,
     overwrite: bool = _OVERWRITE,
@@ -92,13 +95,16 @@ def upscale(
 ) -> None:
     """Upscale images 2, 3 or 4 times with a super-resolution network (alpha kept)."""
     from atelier.tasks.catalog.upscale import load_upscaler
+    from atelier.tasks.restore import check_ensemble
 
     check_format(format)
     ctx = TaskContext(device=str(select_device(device)), max_pixels=max_pixels)
     spec = get_task("upscale")
-    params = spec.validate({"scale": scale, "model": model or "auto", "tile": tile}, ctx)
+    params = spec.validate({"scale": scale, "model": model or "auto", "tile": tile,
+                            "self_ensemble": self_ensemble}, ctx)
     jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)  # every -o mistake first
-    load_upscaler(ctx, params["scale"], params["model"], params["tile"])  # every model error before any image
+    net = load_upscaler(ctx, params["scale"], params["model"], params["tile"])  # every model error before any image
+    check_ensemble(net, self_ensemble)
     _run_batch("upscaling", TaskEdit(spec, params, ctx), jobs, output, format=format, quality=quality,
                overwrite=overwrite, workers=workers, max_pixels=max_pixels)
 
@@ -118,6 +124,7 @@ def denoise(
         "denoise-real, a blind model trained on Real-ESRGAN's degradations (no --sigma)."
     ),
     tile: int = _TILE,
+    self_ensemble: bool = _ENSEMBLE,
     format: Optional[str] = _FORMAT,
     quality: int = _QUALITY,
     overwrite: bool = _OVERWRITE,
@@ -132,6 +139,7 @@ def denoise(
     the noise.
     """
     from atelier.tasks.catalog.denoise import load_denoise_net
+    from atelier.tasks.restore import check_ensemble
 
     check_format(format)
     level = parse_sigma(sigma)
@@ -144,9 +152,10 @@ def denoise(
     ctx = TaskContext(device=str(select_device(device)), max_pixels=max_pixels)
     spec = get_task("denoise")
     params = spec.validate({"sigma": None if level == "auto" else level, "model": model or "denoise",
-                            "tile": tile}, ctx)
+                            "tile": tile, "self_ensemble": self_ensemble}, ctx)
     jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)  # every -o mistake first
     net = load_denoise_net(ctx, params["model"], params["tile"], params["sigma"])  # every model error first
+    check_ensemble(net, self_ensemble)
     blind = net != "nlm" and net.blind  # it does not use the level: no estimate to report
     note = (lambda result: f"estimated noise sigma {result.data['sigma']:.1f}") if level == "auto" and not blind else None
     _run_batch("denoising", TaskEdit(spec, params, ctx, note), jobs, output, format=format, quality=quality,
@@ -169,6 +178,7 @@ def evaluate_restoration(
     tile: int,
     device: str,
     as_json: bool,
+    self_ensemble: bool = False,
 ) -> None:
     """``atelier evaluate sr|denoise``: the benchmark protocol's table (or JSON) with its baseline."""
     import json
@@ -183,10 +193,12 @@ def evaluate_restoration(
     with progress_bar(f"evaluating {task}", total=total) as advance:
         step = lambda name: advance()  # noqa: E731
         if task == "sr":
-            scores = evaluate_sr(model, data, scale, tile=tile, device=device, on_image=step)
+            scores = evaluate_sr(model, data, scale, tile=tile, device=device, on_image=step,
+                                 self_ensemble=self_ensemble)
             title = f"x{scale} super-resolution on {data} (Y channel, {scale} px border cropped)"
         else:
-            scores = evaluate_denoise(model, data, sigma, seed, tile=tile, device=device, on_image=step)
+            scores = evaluate_denoise(model, data, sigma, seed, tile=tile, device=device, on_image=step,
+                                      self_ensemble=self_ensemble)
             title = f"denoising at sigma {sigma:g} on {data} (RGB, noise seed {seed}, NLM h {scores.setting['nlm_h']:g})"
     if as_json:
         typer.echo(json.dumps(scores.as_dict(), indent=2))

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from atelier.errors import InvalidArgument
+from atelier.models.layers import pad_to_multiple
 from atelier.models.registry import ModelConfig, register_model
 from atelier.models.sr import radius_of
 
@@ -111,10 +112,7 @@ class DnCNN(nn.Module):
             raise InvalidArgument("this denoiser is blind; it takes no sigma")
         d = self.config.downscale
         h, w = x.shape[-2:]
-        pad_h, pad_w = h % d, w % d
-        z = x
-        if pad_h or pad_w:
-            z = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if min(h, w) > 1 else "replicate")
+        z = pad_to_multiple(x, d)
         if d > 1:
             z = F.pixel_unshuffle(z, d)
         if self.config.noise_map:

@@ -31,9 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from atelier.models.layers import pad_to_multiple
 from atelier.models.registry import ModelConfig, register_model
 from atelier.models.sr import radius_of
 
@@ -133,13 +133,8 @@ class DRUNet(nn.Module):
         """The predicted noise ``x - forward(x, sigma)``, ``(B, C, H, W)``."""
         from atelier.models.dncnn import sigma_map
 
-        m = self.size_multiple
         h, w = x.shape[-2:]
-        pad_h, pad_w = -h % m, -w % m
-        z = x
-        if pad_h or pad_w:
-            mode = "reflect" if min(h, w) > max(pad_h, pad_w) else "replicate"
-            z = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+        z = pad_to_multiple(x, self.size_multiple)
         f = self.head(torch.cat([z, sigma_map(sigma, z)], dim=1))
         skips = []
         for down in self.down:

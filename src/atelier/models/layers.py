@@ -59,6 +59,27 @@ def to_unit(x: torch.Tensor) -> torch.Tensor:
     return (x + 1.0) * 0.5
 
 
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """``x`` (..., H, W) padded at the bottom and right to multiples of ``multiple``.
+
+    Reflection where the image is larger than the padding, else replication (reflection needs
+    more pixels than it adds). Crop the result back with ``[..., :H, :W]``.
+
+    Example
+    -------
+    >>> pad_to_multiple(torch.zeros(1, 3, 9, 6), 4).shape
+    torch.Size([1, 3, 12, 8])
+    """
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    pad_h, pad_w = -h % multiple, -w % multiple
+    if not (pad_h or pad_w):
+        return x
+    mode = "reflect" if min(h, w) > max(pad_h, pad_w) else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+
+
 def stage_widths(resolution: int, width: int, max_mult: int = MAX_MULT) -> list[int]:
     """Channels after each 2x down-sampling stage from ``resolution`` to 4x4.
 

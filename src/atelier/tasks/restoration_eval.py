@@ -98,6 +98,10 @@ def list_images(data_dir: str | os.PathLike) -> list[Path]:
     return files
 
 
+def _x8(self_ensemble: bool) -> str:
+    return " x8" if self_ensemble else ""
+
+
 def _label(model: Any, default: str) -> str:
     import torch
 
@@ -122,6 +126,7 @@ def evaluate_sr(
     tile: int | None = DEFAULT_TILE,
     device: str = "cpu",
     on_image: Callable[[str], None] | None = None,
+    self_ensemble: bool = False,
 ) -> RestorationScores:
     """PSNR and SSIM (Y channel, ``scale`` px cropped) of ``model`` and of bicubic on a folder.
 
@@ -135,6 +140,8 @@ def evaluate_sr(
     scale : {2, 3, 4}
     on_image : callable
         Called with each image's name when it is done (progress).
+    self_ensemble : bool
+        Run the model with x8 self-ensemble (its label gets `` x8``).
 
     Returns
     -------
@@ -143,14 +150,15 @@ def evaluate_sr(
     from atelier.image import load_image
     from atelier.ops.geometry import resize
     from atelier.devices import resolve_device
-    from atelier.tasks.restore import load_sr_model, upscale
+    from atelier.tasks.restore import check_ensemble, load_sr_model, upscale
 
     device = str(resolve_device(device))
     net = load_sr_model(model, scale, device=device)
     files = list_images(data_dir)
-    methods = ["bicubic"] if net == "bicubic" else ["bicubic", _label(model, f"sr-x{scale}")]
+    check_ensemble(net, self_ensemble)
+    methods = ["bicubic"] if net == "bicubic" else ["bicubic", _label(model, f"sr-x{scale}") + _x8(self_ensemble)]
     result = RestorationScores(
-        "sr", str(data_dir), {"scale": scale}, methods,
+        "sr", str(data_dir), {"scale": scale, "self_ensemble": self_ensemble}, methods,
         protocol="HR cropped to a multiple of scale; LR = Pillow antialiased bicubic; "
         "PSNR/SSIM on BT.601 Y (MATLAB rgb2ycbcr), scale px border cropped, uint8 outputs",
     )
@@ -163,7 +171,7 @@ def evaluate_sr(
         lr = resize(hr, width=w // scale, height=h // scale, method="bicubic", antialias=True)
         outputs = {"bicubic": resize(lr, width=w, height=h, method="bicubic", antialias=True)}
         if net != "bicubic":
-            outputs[methods[1]] = upscale(lr, scale, net, tile=tile, device=device)
+            outputs[methods[1]] = upscale(lr, scale, net, tile=tile, device=device, self_ensemble=self_ensemble)
         row: dict[str, Any] = {"image": path.stem}
         for m in methods:
             row[m] = _scores(hr, outputs[m], channel="y", crop=scale)
@@ -197,6 +205,7 @@ def evaluate_denoise(
     tile: int | None = DEFAULT_TILE,
     device: str = "cpu",
     on_image: Callable[[str], None] | None = None,
+    self_ensemble: bool = False,
 ) -> RestorationScores:
     """RGB PSNR and SSIM of the noisy image, OpenCV NLM and ``model`` at noise level ``sigma``.
 
@@ -213,13 +222,15 @@ def evaluate_denoise(
         Seed of ``numpy.random.default_rng`` for the noise.
     estimate : bool
         Give the model ``sigma="auto"`` (estimated per image) instead of the true level.
+    self_ensemble : bool
+        Run the model with x8 self-ensemble (its label gets `` x8``).
 
     Returns
     -------
     RestorationScores with methods ``["noisy", "nlm", <model>]``.
     """
     from atelier.image import load_image
-    from atelier.tasks.restore import best_nlm_h, denoise, load_denoiser, nlm_denoise
+    from atelier.tasks.restore import best_nlm_h, check_ensemble, denoise, load_denoiser, nlm_denoise
 
     if isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not 0 < sigma <= 255:
         raise InvalidArgument(f"sigma must be a number in (0, 255], got {sigma!r}")
@@ -227,12 +238,14 @@ def evaluate_denoise(
 
     device = str(resolve_device(device))
     net = load_denoiser(model, device=device)
+    check_ensemble(net, self_ensemble)
     blind = net != "nlm" and net.blind
     files = list_images(data_dir)
-    methods = ["noisy", "nlm"] + ([] if net == "nlm" else [_label(model, "denoise")])
+    methods = ["noisy", "nlm"] + ([] if net == "nlm" else [_label(model, "denoise") + _x8(self_ensemble)])
     h = best_nlm_h(sigma)
     result = RestorationScores(
-        "denoise", str(data_dir), {"sigma": float(sigma), "seed": seed, "nlm_h": h}, methods,
+        "denoise", str(data_dir), {"sigma": float(sigma), "seed": seed, "nlm_h": h, "self_ensemble": self_ensemble},
+        methods,
         protocol="uint8 clean + Gaussian noise (numpy default_rng(seed)), clipped, quantised to "
         "uint8; RGB PSNR/SSIM",
     )
@@ -243,7 +256,7 @@ def evaluate_denoise(
         noisy = add_noise(clean, float(sigma), rng)
         outputs = {"noisy": noisy, "nlm": nlm_denoise(noisy, sigma, h=h)}
         if net != "nlm":
-            outputs[methods[2]] = denoise(noisy, level, net, tile=tile, device=device)
+            outputs[methods[2]] = denoise(noisy, level, net, tile=tile, device=device, self_ensemble=self_ensemble)
         row: dict[str, Any] = {"image": path.stem}
         for m in methods:
             row[m] = _scores(clean, outputs[m])

@@ -9,6 +9,7 @@ import numpy as np
 from atelier.ops.registry import Range
 from atelier.tasks.catalog._models import cached_model, model_named
 from atelier.tasks.registry import InputSpec, TaskContext, TaskResult, register_task
+from atelier.tasks.ensemble import ENSEMBLE_HELP
 from atelier.tasks.tiling import DEFAULT_TILE
 
 
@@ -37,6 +38,7 @@ def denoise_task(
     sigma: Annotated[float | None, Range(0, 255), "noise level in 8-bit units; none: estimate it"] = None,
     model: Annotated[str, "denoise (shipped), nlm (OpenCV non-local means) or a run"] = "denoise",
     tile: Annotated[int, Range(16, 8192), "largest tile side in input pixels (bounds memory)"] = DEFAULT_TILE,
+    self_ensemble: Annotated[bool, ENSEMBLE_HELP] = False,
 ) -> TaskResult:
     """Remove noise with a DnCNN denoiser; the noise level is estimated unless given (alpha kept)."""
     from atelier.tasks.restore import denoise
@@ -45,6 +47,6 @@ def denoise_task(
     ctx.report(0, 1, "denoising")
     kwargs = {} if ctx.max_pixels is None else {"max_pixels": ctx.max_pixels}
     out, level = denoise(image, sigma="auto" if sigma is None else sigma, model=net, tile=tile,
-                         device=ctx.torch_device(), return_sigma=True, **kwargs)
+                         device=ctx.torch_device(), return_sigma=True, self_ensemble=self_ensemble, **kwargs)
     ctx.report(1, 1, "denoised")
     return TaskResult(images={"image": out}, data={"sigma": round(float(level), 2)})

@@ -9,6 +9,7 @@ import numpy as np
 from atelier.ops.registry import Range
 from atelier.tasks.catalog._models import cached_model, model_named
 from atelier.tasks.registry import InputSpec, TaskContext, TaskResult, register_task
+from atelier.tasks.ensemble import ENSEMBLE_HELP
 from atelier.tasks.tiling import DEFAULT_TILE
 
 
@@ -35,6 +36,7 @@ def upscale_task(
     scale: Annotated[Literal[2, 3, 4], "enlargement factor"] = 4,
     model: Annotated[str, "auto (the shipped sr-xN for the scale), bicubic, a shipped name or a run"] = "auto",
     tile: Annotated[int, Range(16, 8192), "largest tile side in input pixels (bounds memory)"] = DEFAULT_TILE,
+    self_ensemble: Annotated[bool, ENSEMBLE_HELP] = False,
 ) -> TaskResult:
     """Upscale an image 2, 3 or 4 times with a super-resolution network (alpha kept)."""
     from atelier.tasks.restore import upscale
@@ -42,6 +44,7 @@ def upscale_task(
     net = load_upscaler(ctx, scale, model, tile)
     ctx.report(0, 1, "upscaling")
     kwargs = {} if ctx.max_pixels is None else {"max_pixels": ctx.max_pixels}
-    out = upscale(image, scale=scale, model=net, tile=tile, device=ctx.torch_device(), **kwargs)
+    out = upscale(image, scale=scale, model=net, tile=tile, device=ctx.torch_device(),
+                  self_ensemble=self_ensemble, **kwargs)
     ctx.report(1, 1, "upscaled")
     return TaskResult(images={"image": out})
