@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--self-ensemble", action="store_true",
                    help="sr and denoise parts: also atelier's models under x8 self-ensemble (8x the time)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--tile", type=int, default=None, help="atelier's tile (default: atelier upscale's --tile default)")
+    p.add_argument("--tile", type=int, default=None, help="atelier's tile (default: auto, as atelier upscale and denoise)")
     p.add_argument("--speed-size", type=int, default=None, help="speed input side (default 512, quick 48)")
     p.add_argument("--memory-size", type=int, default=None, help="memory input side (default 2000, quick 256)")
     p.add_argument("--memory-limit-mib", type=float, default=2048.0)
@@ -157,12 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     from _restore_denoise import denoise_part
     from _restore_rows import denoise_rows, memory_rows, ps, real_rows, speed_rows, sr_rows
     from _restore_sets import denoise_sets
-    from _restore_memory import cli_default_tile, memory_part
+    from _restore_memory import memory_part
     from _restore_speed import speed_part
     from _timing import QUICK, Timing
 
     q = args.quick
-    tile = args.tile or cli_default_tile()
+    tile = args.tile or "auto"
     speed_size = args.speed_size or (48 if q else 512)
     memory_size = args.memory_size or (256 if q else 2000)
     specs = {s: getattr(args, f"model_x{s}") or f"sr-x{s}" for s in (2, 3, 4)}

@@ -59,7 +59,7 @@ def test_missing_weights_say_how_to_train(weights_root):
     msg = str(err.value)
     assert "not in this install" in msg and "atelier train sr --data DIR --scale 4 --out RUN" in msg
     assert "model=RUN" in msg and "\n" not in msg
-    with pytest.raises(InvalidArgument, match="atelier train denoise"):
+    with pytest.raises(InvalidArgument, match="atelier train drunet"):
         load_pretrained("denoise")
 
 

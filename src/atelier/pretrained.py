@@ -74,8 +74,10 @@ PRETRAINED["sr-x4-perceptual"] = Pretrained(
     "atelier upscale PHOTO --scale 4 --model sr-x4-perceptual -o OUT.png",
 )
 PRETRAINED["denoise"] = Pretrained(
-    "denoise", "denoise", 1, "atelier train denoise --data DIR --sigma 0:50 --out RUN",
-    "colour denoiser for Gaussian noise of sigma 0..50 (DnCNN with a noise-level map)",
+    "denoise", "denoise", 1,
+    "atelier train drunet --data DIR --sigma 0:50 --set width=32 --set max_width=128 --set steps=12000 --out RUN",
+    "colour denoiser for Gaussian noise of sigma 0..50 (DRUNet: a U-Net of residual blocks with a "
+    "noise-level map, 8-bit weights)",
     "atelier denoise PHOTO -o OUT.png [--sigma 25]",
 )
 PRETRAINED["denoise-real"] = Pretrained(

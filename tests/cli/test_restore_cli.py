@@ -140,7 +140,7 @@ def test_denoise_errors(tmp_path, photos, capsys, monkeypatch):
     err = _one_line_exit_2(capsys, "denoise", photos, "-o", out, "--sigma", "25", "--model", blind)
     assert "blind" in err
     err = _one_line_exit_2(capsys, "denoise", photos, "-o", out)
-    assert "atelier train denoise" in err
+    assert "atelier train drunet" in err
     err = _one_line_exit_2(capsys, "denoise", photos, "-o", out, "--model", _sr_run(tmp_path / "sr"))
     assert "not a denoiser" in err
     assert not out.exists()

@@ -41,7 +41,7 @@ def test_checks_name_the_mistake():
     with pytest.raises(InvalidArgument, match="no parameter 'scael'"):
         spec.check_params({"scael": 2})
     with pytest.raises(InvalidArgument, match="tile must be in"):
-        spec.check_params({"tile": 4})
+        spec.check_params({"tile": -4})
     with pytest.raises(InvalidArgument, match="needs the input image"):
         spec.run({}, {})
     assert spec.check_params({})["scale"] == 4

@@ -169,7 +169,7 @@ def test_model_sources(tmp_path, monkeypatch):
 
 def test_missing_shipped_denoiser(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrained, "WEIGHTS_ROOT", tmp_path)
-    with pytest.raises(InvalidArgument, match="atelier train denoise"):
+    with pytest.raises(InvalidArgument, match="atelier train drunet"):
         denoise(_image((8, 8, 3), np.uint8))
 
 

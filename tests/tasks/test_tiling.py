@@ -118,3 +118,17 @@ def test_write_callback_receives_the_pieces():
 
     assert tiled(net, x, 2, tile=20, overlap=net.receptive_radius, write=write) is None
     assert bool((count == 1).all()) and (got - ref).abs().max() < 1e-5
+
+
+def test_auto_tile_grows_with_the_overlap():
+    """256 for a near-sighted network; six overlaps (to 64) for a U-Net, so most of a tile is kept."""
+    from atelier.models import build_model
+    from atelier.tasks.restore import auto_tile, min_tile, resolve_tile
+    from atelier.tasks.tiling import tile_argument
+
+    edsr = build_model("edsr", {"scale": 2, "width": 4, "blocks": 1})
+    unet = build_model("drunet", {"width": 4, "max_width": 8, "blocks": 2, "levels": 4})
+    assert auto_tile(edsr) == 256 and resolve_tile(edsr, "auto") == 256 and resolve_tile(edsr, 48) == 48
+    overlap = -(-unet.receptive_radius // 8) * 8
+    assert auto_tile(unet) == -(-6 * overlap // 64) * 64 > 256 and auto_tile(unet) >= 3 * min_tile(unet) - 8
+    assert tile_argument(0) == "auto" and tile_argument(300) == 300 and auto_tile("bicubic") == 256

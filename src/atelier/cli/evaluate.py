@@ -33,7 +33,7 @@ from rich.table import Table
 from atelier.cli.progress import progress_bar
 from atelier.devices import DEVICE_HELP, select_device
 from atelier.errors import InvalidArgument
-from atelier.tasks.tiling import DEFAULT_TILE
+from atelier.tasks.tiling import AUTO
 
 _ROWS = (  # (label, keys) in table order
     ("FID", ("fid",)),
@@ -63,7 +63,7 @@ def evaluate(
     model: Optional[str] = typer.Option(None, "--model", help="sr / denoise: a shipped name, run folder, bicubic or nlm (default: shipped); caption: the captioner."),
     scale: int = typer.Option(4, "--scale", help="sr: 2, 3 or 4."),
     sigma: float = typer.Option(25.0, "--sigma", help="denoise: noise level in 8-bit units."),
-    tile: int = typer.Option(DEFAULT_TILE, "--tile", min=16, help="sr / denoise: tile side in pixels."),
+    tile: int = typer.Option(AUTO, "--tile", min=0, help="sr / denoise: largest tile side in pixels; 0 (default): auto."),
     self_ensemble: bool = typer.Option(False, "--self-ensemble", help="sr / denoise: the model with x8 self-ensemble (8 flips and rotations averaged)."),
     beam: Optional[int] = typer.Option(None, "--beam", help="caption: beam width (default 1, greedy)."),
     max_length: Optional[int] = typer.Option(None, "--max-length", help="caption: longest caption in tokens, start and end included."),

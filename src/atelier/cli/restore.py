@@ -26,7 +26,7 @@ from atelier.devices import DEVICE_HELP, select_device
 from atelier.errors import InvalidArgument
 from atelier.image import DEFAULT_MAX_PIXELS
 from atelier.tasks.ensemble import ENSEMBLE_HELP
-from atelier.tasks.tiling import DEFAULT_TILE
+from atelier.tasks.tiling import AUTO, tile_argument
 from atelier.tasks.batch import SaveOptions, TaskEdit, check_format, plan_jobs
 from atelier.tasks.registry import TaskContext, get_task
 
@@ -66,7 +66,7 @@ def _run_batch(
 
 _INPUTS = typer.Argument(..., help="Image files, folders or globs.")
 _OUTPUT = typer.Option(..., "--output", "-o", help="Output file (one input) or folder.")
-_TILE = typer.Option(DEFAULT_TILE, "--tile", min=16, help="Largest tile side in input pixels (bounds memory; the result does not depend on it).")
+_TILE = typer.Option(AUTO, "--tile", min=0, help="Largest tile side in input pixels (bounds memory; the result does not depend on it); 0 (default): auto, 256 or more for a network that sees far.")
 _FORMAT = typer.Option(None, "--format", help="png, jpg, webp, tif or bmp.")
 _QUALITY = typer.Option(95, "--quality", min=1, max=100, help="JPEG/WebP quality.")
 _OVERWRITE = typer.Option(False, "--overwrite", help="Replace existing files.")
@@ -193,11 +193,11 @@ def evaluate_restoration(
     with progress_bar(f"evaluating {task}", total=total) as advance:
         step = lambda name: advance()  # noqa: E731
         if task == "sr":
-            scores = evaluate_sr(model, data, scale, tile=tile, device=device, on_image=step,
+            scores = evaluate_sr(model, data, scale, tile=tile_argument(tile), device=device, on_image=step,
                                  self_ensemble=self_ensemble)
             title = f"x{scale} super-resolution on {data} (Y channel, {scale} px border cropped)"
         else:
-            scores = evaluate_denoise(model, data, sigma, seed, tile=tile, device=device, on_image=step,
+            scores = evaluate_denoise(model, data, sigma, seed, tile=tile_argument(tile), device=device, on_image=step,
                                       self_ensemble=self_ensemble)
             title = f"denoising at sigma {sigma:g} on {data} (RGB, noise seed {seed}, NLM h {scores.setting['nlm_h']:g})"
     if as_json:

@@ -41,7 +41,6 @@ from typing import Any, Callable
 import numpy as np
 
 from atelier.errors import InvalidArgument
-from atelier.tasks.tiling import DEFAULT_TILE
 
 __all__ = ["RestorationScores", "evaluate_sr", "evaluate_denoise", "add_noise", "list_images"]
 
@@ -123,7 +122,7 @@ def evaluate_sr(
     data_dir: str | os.PathLike,
     scale: int,
     *,
-    tile: int | None = DEFAULT_TILE,
+    tile: int | str | None = "auto",
     device: str = "cpu",
     on_image: Callable[[str], None] | None = None,
     self_ensemble: bool = False,
@@ -202,7 +201,7 @@ def evaluate_denoise(
     seed: int = 0,
     *,
     estimate: bool = False,
-    tile: int | None = DEFAULT_TILE,
+    tile: int | str | None = "auto",
     device: str = "cpu",
     on_image: Callable[[str], None] | None = None,
     self_ensemble: bool = False,

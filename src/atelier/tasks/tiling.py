@@ -28,11 +28,21 @@ from atelier.errors import InvalidArgument
 if TYPE_CHECKING:  # torch loads with the first tiled call, not with the CLI
     import torch
 
-__all__ = ["DEFAULT_TILE", "tiled", "tile_grid"]
+__all__ = ["DEFAULT_TILE", "AUTO", "TILE_HELP", "tile_argument", "tiled", "tile_grid"]
 
-#: Default tile side in input pixels: x4 of a 2000 x 2000 photo peaks at about 1.0 GiB of RSS
-#: with 256 and 2.1 GiB with 512 (``benchmarks/restoration.py``, memory part), and runs faster.
+#: Tile side in input pixels that ``tile="auto"`` starts from: x4 of a 2000 x 2000 photo peaks
+#: at about 1.0 GiB of RSS with 256 and 2.1 GiB with 512 (``benchmarks/restoration.py``, memory
+#: part), and runs faster. A network that sees far gets larger tiles (``restore.auto_tile``).
 DEFAULT_TILE = 256
+
+#: The tasks' (and the studio's) integer spelling of ``tile="auto"``.
+AUTO = 0
+TILE_HELP = "largest tile side in input pixels (bounds memory); 0: auto (256, more for a U-Net)"
+
+
+def tile_argument(tile: int) -> int | str:
+    """A task's integer ``tile`` as ``restore`` takes it: ``AUTO`` (0) becomes ``"auto"``."""
+    return "auto" if tile == AUTO else tile
 
 
 def _round_up(n: int, m: int) -> int:

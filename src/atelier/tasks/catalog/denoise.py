@@ -1,4 +1,4 @@
-"""Task ``denoise``: remove Gaussian-like noise with the shipped DnCNN (or a trained one, or NLM)."""
+"""Task ``denoise``: remove Gaussian-like noise with the shipped DRUNet (or a trained denoiser, or NLM)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from atelier.ops.registry import Range
 from atelier.tasks.catalog._models import cached_model, model_named
 from atelier.tasks.registry import InputSpec, TaskContext, TaskResult, register_task
 from atelier.tasks.ensemble import ENSEMBLE_HELP
-from atelier.tasks.tiling import DEFAULT_TILE
+from atelier.tasks.tiling import AUTO, TILE_HELP, tile_argument
 
 
 def load_denoise_net(ctx: TaskContext, model: str, tile: int, sigma: float | None) -> Any:
@@ -24,7 +24,7 @@ def load_denoise_net(ctx: TaskContext, model: str, tile: int, sigma: float | Non
     device = ctx.torch_device()
     source = ctx.model_source(model)
     net = cached_model("denoise", source, device, lambda: load_denoiser(source, device=device))
-    check_model_tile(net, tile)
+    check_model_tile(net, tile_argument(tile))
     check_denoiser_sigma(net, "auto" if sigma is None else sigma, model)
     return net
 
@@ -37,16 +37,16 @@ def denoise_task(
     *,
     sigma: Annotated[float | None, Range(0, 255), "noise level in 8-bit units; none: estimate it"] = None,
     model: Annotated[str, "denoise (shipped), nlm (OpenCV non-local means) or a run"] = "denoise",
-    tile: Annotated[int, Range(16, 8192), "largest tile side in input pixels (bounds memory)"] = DEFAULT_TILE,
+    tile: Annotated[int, Range(0, 8192), TILE_HELP] = AUTO,
     self_ensemble: Annotated[bool, ENSEMBLE_HELP] = False,
 ) -> TaskResult:
-    """Remove noise with a DnCNN denoiser; the noise level is estimated unless given (alpha kept)."""
+    """Remove noise with a learned denoiser (the shipped DRUNet); the noise level is estimated unless given (alpha kept)."""
     from atelier.tasks.restore import denoise
 
     net = load_denoise_net(ctx, model, tile, sigma)
     ctx.report(0, 1, "denoising")
     kwargs = {} if ctx.max_pixels is None else {"max_pixels": ctx.max_pixels}
-    out, level = denoise(image, sigma="auto" if sigma is None else sigma, model=net, tile=tile,
+    out, level = denoise(image, sigma="auto" if sigma is None else sigma, model=net, tile=tile_argument(tile),
                          device=ctx.torch_device(), return_sigma=True, self_ensemble=self_ensemble, **kwargs)
     ctx.report(1, 1, "denoised")
     return TaskResult(images={"image": out}, data={"sigma": round(float(level), 2)})

@@ -10,7 +10,7 @@ from atelier.ops.registry import Range
 from atelier.tasks.catalog._models import cached_model, model_named
 from atelier.tasks.registry import InputSpec, TaskContext, TaskResult, register_task
 from atelier.tasks.ensemble import ENSEMBLE_HELP
-from atelier.tasks.tiling import DEFAULT_TILE
+from atelier.tasks.tiling import AUTO, TILE_HELP, tile_argument
 
 
 def load_upscaler(ctx: TaskContext, scale: int, model: str, tile: int) -> Any:
@@ -23,7 +23,7 @@ def load_upscaler(ctx: TaskContext, scale: int, model: str, tile: int) -> Any:
     device = ctx.torch_device()
     source = None if model == "auto" else ctx.model_source(model)
     net = cached_model("sr", source or f"sr-x{scale}", device, lambda: load_sr_model(source, scale, device=device), scale)
-    check_model_tile(net, tile)
+    check_model_tile(net, tile_argument(tile))
     return net
 
 
@@ -35,7 +35,7 @@ def upscale_task(
     *,
     scale: Annotated[Literal[2, 3, 4], "enlargement factor"] = 4,
     model: Annotated[str, "auto (the shipped sr-xN for the scale), bicubic, a shipped name or a run"] = "auto",
-    tile: Annotated[int, Range(16, 8192), "largest tile side in input pixels (bounds memory)"] = DEFAULT_TILE,
+    tile: Annotated[int, Range(0, 8192), TILE_HELP] = AUTO,
     self_ensemble: Annotated[bool, ENSEMBLE_HELP] = False,
 ) -> TaskResult:
     """Upscale an image 2, 3 or 4 times with a super-resolution network (alpha kept)."""
@@ -44,7 +44,7 @@ def upscale_task(
     net = load_upscaler(ctx, scale, model, tile)
     ctx.report(0, 1, "upscaling")
     kwargs = {} if ctx.max_pixels is None else {"max_pixels": ctx.max_pixels}
-    out = upscale(image, scale=scale, model=net, tile=tile, device=ctx.torch_device(),
+    out = upscale(image, scale=scale, model=net, tile=tile_argument(tile), device=ctx.torch_device(),
                   self_ensemble=self_ensemble, **kwargs)
     ctx.report(1, 1, "upscaled")
     return TaskResult(images={"image": out})
