@@ -163,7 +163,7 @@ def test_recipe_of_a_run_validated_by_loss(tmp_path):
 
 
 #: Registered but not trained in this install yet (a maintainer ships them): skipped until then.
-NOT_YET_SHIPPED = {"adain", "sr-x4-real"}
+NOT_YET_SHIPPED = {"adain"}
 
 
 @pytest.mark.parametrize("name", sorted(PRETRAINED))
