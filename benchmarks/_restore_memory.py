@@ -29,15 +29,15 @@ from typing import Any
 SCALE = 4
 
 
-def cli_default_tile(spec: str) -> int:
-    """The tile ``atelier upscale`` uses by default for the x4 model ``spec`` (``--tile 0``:
-    auto, read from the command's signature)."""
+def cli_default_tile(net: Any) -> int:
+    """The tile ``atelier upscale`` uses by default (``--tile 0``: auto, read from the command's
+    signature) for the loaded x4 model ``net``."""
     from atelier.cli.restore import upscale
-    from atelier.tasks.restore import load_sr_model, resolve_tile
+    from atelier.tasks.restore import resolve_tile
     from atelier.tasks.tiling import tile_argument
 
     default = tile_argument(int(inspect.signature(upscale).parameters["tile"].default.default))
-    return int(resolve_tile(load_sr_model(spec, SCALE), default))
+    return int(resolve_tile(net, default))
 
 
 def run_child(spec: str, size: int, tile: int, photo: Path) -> dict[str, Any]:
@@ -63,8 +63,8 @@ def memory_part(spec: str, photo: Path, size: int, limit_mib: float) -> dict[str
     """Default-tile run, then halved tiles while over ``limit_mib``."""
     from atelier.tasks.restore import load_sr_model, min_tile
 
-    tile = cli_default_tile(spec)
-    smallest = min_tile(load_sr_model(spec, SCALE))
+    net = load_sr_model(spec, SCALE)
+    tile, smallest = cli_default_tile(net), min_tile(net)
     runs = [run_child(spec, size, tile, photo)]
     while "error" not in runs[-1] and runs[-1]["peak_rss_mib"] >= limit_mib and tile // 2 >= max(smallest, 16):
         tile //= 2

@@ -96,18 +96,6 @@ def read_set(folder: Path) -> list[tuple[str, np.ndarray]]:
     return [(p.stem, load_image(p, mode="rgb")) for p in list_images(folder)]
 
 
-def load_model(spec: str, loader: Callable[..., Any], **kw: Any) -> tuple[Any, str]:
-    """``_restore_quality.load``, and "not installed" too for a real model's shipped name
-    (``SHIPPED``) that this install does not know yet and that is no path here."""
-    from _restore_quality import load
-
-    from atelier.pretrained import PRETRAINED
-
-    if spec in SHIPPED.values() and spec not in PRETRAINED and not Path(spec).exists():
-        return None, "not installed"
-    return load(spec, loader, **kw)
-
-
 def _esrgan(enabled: bool, allow_install: bool) -> tuple[Any, dict[str, Any]]:
     """(Real-ESRGAN net or None, its status entry); never raises."""
     import torch
@@ -212,7 +200,7 @@ def real_part(sets: list[tuple[str, Path, dict[str, Any]]], cases: list[str], mo
     """Both cases on every set. ``models``: ``sr`` (the PSNR x4 model), ``sr_real``,
     ``denoise`` (the Gaussian denoiser) and ``denoise_real``, each a spec."""
     from _inpaint_quality import VGG_TAPS, VGGDistance
-    from _restore_quality import model_info
+    from _restore_quality import load, model_info
 
     from atelier.tasks.restore import load_denoiser, load_sr_model
 
@@ -221,7 +209,7 @@ def real_part(sets: list[tuple[str, Path, dict[str, Any]]], cases: list[str], mo
     nets: dict[str, dict[str, Any]] = {"sr": {}, "denoise": {}}
     if "sr" in cases:
         for key in ("sr", "sr_real"):
-            net, status = load_model(models[key], load_sr_model, scale=SCALE)
+            net, status = load(models[key], load_sr_model, scale=SCALE)
             nets["sr"][key] = net
             out["loaded"][key] = {"spec": models[key], "status": status, **(model_info(net) if net is not None else {})}
         net, info = _esrgan(esrgan, allow_install)
@@ -229,7 +217,7 @@ def real_part(sets: list[tuple[str, Path, dict[str, Any]]], cases: list[str], mo
         out["loaded"]["realesrgan"] = {**info, "esrgan_tile": esrgan_tile}
     if "denoise" in cases:
         for key in ("denoise", "denoise_real"):
-            net, status = load_model(models[key], load_denoiser)
+            net, status = load(models[key], load_denoiser)
             nets["denoise"][key] = net
             entry = {"spec": models[key], "status": status, **(model_info(net) if net is not None else {})}
             if net is not None and not isinstance(net, str):

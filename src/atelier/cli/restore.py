@@ -95,7 +95,6 @@ def upscale(
 ) -> None:
     """Upscale images 2, 3 or 4 times with a super-resolution network (alpha kept)."""
     from atelier.tasks.catalog.upscale import load_upscaler
-    from atelier.tasks.restore import check_ensemble
 
     check_format(format)
     ctx = TaskContext(device=str(select_device(device)), max_pixels=max_pixels)
@@ -103,8 +102,8 @@ def upscale(
     params = spec.validate({"scale": scale, "model": model or "auto", "tile": tile,
                             "self_ensemble": self_ensemble}, ctx)
     jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)  # every -o mistake first
-    net = load_upscaler(ctx, params["scale"], params["model"], params["tile"])  # every model error before any image
-    check_ensemble(net, self_ensemble)
+    load_upscaler(ctx, params["scale"], params["model"], params["tile"],
+                  params["self_ensemble"])  # every model error before any image
     _run_batch("upscaling", TaskEdit(spec, params, ctx), jobs, output, format=format, quality=quality,
                overwrite=overwrite, workers=workers, max_pixels=max_pixels)
 
@@ -139,7 +138,6 @@ def denoise(
     the noise.
     """
     from atelier.tasks.catalog.denoise import load_denoise_net
-    from atelier.tasks.restore import check_ensemble
 
     check_format(format)
     level = parse_sigma(sigma)
@@ -154,8 +152,8 @@ def denoise(
     params = spec.validate({"sigma": None if level == "auto" else level, "model": model or "denoise",
                             "tile": tile, "self_ensemble": self_ensemble}, ctx)
     jobs = plan_jobs(inputs, output, format=format, overwrite=overwrite)  # every -o mistake first
-    net = load_denoise_net(ctx, params["model"], params["tile"], params["sigma"])  # every model error first
-    check_ensemble(net, self_ensemble)
+    net = load_denoise_net(ctx, params["model"], params["tile"], params["sigma"],
+                           params["self_ensemble"])  # every model error before any image
     blind = net != "nlm" and net.blind  # it does not use the level: no estimate to report
     note = (lambda result: f"estimated noise sigma {result.data['sigma']:.1f}") if level == "auto" and not blind else None
     _run_batch("denoising", TaskEdit(spec, params, ctx, note), jobs, output, format=format, quality=quality,

@@ -37,11 +37,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from atelier.errors import InvalidArgument
-from atelier.models.layers import pad_to_multiple
+from atelier.models.layers import pad_to_multiple, sigma_map
 from atelier.models.registry import ModelConfig, register_model
 from atelier.models.sr import radius_of
 
-__all__ = ["DnCNNConfig", "DnCNN", "sigma_map"]
+__all__ = ["DnCNNConfig", "DnCNN"]
 
 
 @dataclass
@@ -127,25 +127,3 @@ class DnCNN(nn.Module):
         """``(B, C, H, W)`` noisy in [0, 1] -> denoised ``(B, C, H, W)``, not clamped."""
         return x - self.noise(x, sigma)
 
-
-def sigma_map(sigma: object, like: torch.Tensor) -> torch.Tensor:
-    """``(B, 1, h, w)`` filled with ``sigma / 255`` per image of ``like`` ``(B, C, h, w)``;
-    ``sigma`` (0..255 units) is one number or one per image.
-
-    Example
-    -------
-    >>> sigma_map(25.5, torch.zeros(2, 3, 4, 5)).shape
-    torch.Size([2, 1, 4, 5])
-    """
-    if sigma is None:
-        raise InvalidArgument(
-            "this denoiser takes the noise level: pass sigma (0..255 units), "
-            "or sigma='auto' to estimate it"
-        )
-    b = like.shape[0]
-    s = torch.as_tensor(sigma, dtype=like.dtype, device=like.device).reshape(-1)
-    if s.numel() not in (1, b):
-        raise InvalidArgument(f"sigma must be one number or one per image ({b}), got {s.numel()} values")
-    if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
-        raise InvalidArgument("sigma must be finite and >= 0 (in 0..255 units)")
-    return (s / 255.0).reshape(-1, 1, 1, 1).expand(b, 1, like.shape[2], like.shape[3])

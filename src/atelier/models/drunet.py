@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from atelier.models.layers import pad_to_multiple
+from atelier.models.layers import pad_to_multiple, sigma_map
 from atelier.models.registry import ModelConfig, register_model
 from atelier.models.sr import radius_of
 
@@ -131,8 +131,6 @@ class DRUNet(nn.Module):
 
     def noise(self, x: torch.Tensor, sigma: object = None) -> torch.Tensor:
         """The predicted noise ``x - forward(x, sigma)``, ``(B, C, H, W)``."""
-        from atelier.models.dncnn import sigma_map
-
         h, w = x.shape[-2:]
         z = pad_to_multiple(x, self.size_multiple)
         f = self.head(torch.cat([z, sigma_map(sigma, z)], dim=1))

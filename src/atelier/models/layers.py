@@ -29,6 +29,8 @@ from atelier.errors import InvalidArgument
 __all__ = [
     "to_signed",
     "to_unit",
+    "pad_to_multiple",
+    "sigma_map",
     "stage_widths",
     "make_norm",
     "DownStack",
@@ -78,6 +80,29 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
         return x
     mode = "reflect" if min(h, w) > max(pad_h, pad_w) else "replicate"
     return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+
+
+def sigma_map(sigma: object, like: torch.Tensor) -> torch.Tensor:
+    """``(B, 1, h, w)`` filled with ``sigma / 255`` per image of ``like`` ``(B, C, h, w)``;
+    ``sigma`` (0..255 units) is one number or one per image.
+
+    Example
+    -------
+    >>> sigma_map(25.5, torch.zeros(2, 3, 4, 5)).shape
+    torch.Size([2, 1, 4, 5])
+    """
+    if sigma is None:
+        raise InvalidArgument(
+            "this denoiser takes the noise level: pass sigma (0..255 units), "
+            "or sigma='auto' to estimate it"
+        )
+    b = like.shape[0]
+    s = torch.as_tensor(sigma, dtype=like.dtype, device=like.device).reshape(-1)
+    if s.numel() not in (1, b):
+        raise InvalidArgument(f"sigma must be one number or one per image ({b}), got {s.numel()} values")
+    if not bool(torch.isfinite(s).all()) or bool((s < 0).any()):
+        raise InvalidArgument("sigma must be finite and >= 0 (in 0..255 units)")
+    return (s / 255.0).reshape(-1, 1, 1, 1).expand(b, 1, like.shape[2], like.shape[3])
 
 
 def stage_widths(resolution: int, width: int, max_mult: int = MAX_MULT) -> list[int]:

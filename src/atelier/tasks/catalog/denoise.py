@@ -13,19 +13,22 @@ from atelier.tasks.ensemble import ENSEMBLE_HELP
 from atelier.tasks.tiling import AUTO, TILE_HELP, tile_argument
 
 
-def load_denoise_net(ctx: TaskContext, model: str, tile: int, sigma: float | None) -> Any:
+def load_denoise_net(ctx: TaskContext, model: str, tile: int, sigma: float | None,
+                     self_ensemble: bool = False) -> Any:
     """The network (or ``"nlm"``) the task runs, through the model cache, checked against
-    ``tile`` and ``sigma`` (a blind denoiser takes none): a command calls it before reading
-    any image, so a model error comes first."""
-    from atelier.tasks.restore import check_denoiser_sigma, check_model_tile, load_denoiser
+    ``tile``, ``sigma`` (a blind denoiser takes none) and ``self_ensemble``: a command calls
+    it before reading any image, so a model error comes first."""
+    from atelier.tasks.restore import check_denoiser_sigma, check_ensemble, check_model_tile, load_denoiser
 
     if model == "nlm":
+        check_ensemble("nlm", self_ensemble)
         return "nlm"
     device = ctx.torch_device()
     source = ctx.model_source(model)
     net = cached_model("denoise", source, device, lambda: load_denoiser(source, device=device))
     check_model_tile(net, tile_argument(tile))
     check_denoiser_sigma(net, "auto" if sigma is None else sigma, model)
+    check_ensemble(net, self_ensemble)
     return net
 
 
@@ -43,7 +46,7 @@ def denoise_task(
     """Remove noise with a learned denoiser (the shipped DRUNet); the noise level is estimated unless given (alpha kept)."""
     from atelier.tasks.restore import denoise
 
-    net = load_denoise_net(ctx, model, tile, sigma)
+    net = load_denoise_net(ctx, model, tile, sigma, self_ensemble)
     ctx.report(0, 1, "denoising")
     kwargs = {} if ctx.max_pixels is None else {"max_pixels": ctx.max_pixels}
     out, level = denoise(image, sigma="auto" if sigma is None else sigma, model=net, tile=tile_argument(tile),

@@ -13,17 +13,20 @@ from atelier.tasks.ensemble import ENSEMBLE_HELP
 from atelier.tasks.tiling import AUTO, TILE_HELP, tile_argument
 
 
-def load_upscaler(ctx: TaskContext, scale: int, model: str, tile: int) -> Any:
+def load_upscaler(ctx: TaskContext, scale: int, model: str, tile: int, self_ensemble: bool = False) -> Any:
     """The network (or ``"bicubic"``) the task runs, through the model cache, checked against
-    ``tile``: a command calls it before reading any image, so a model error comes first."""
-    from atelier.tasks.restore import check_model_tile, load_sr_model
+    ``tile`` and ``self_ensemble``: a command calls it before reading any image, so a model
+    error comes first."""
+    from atelier.tasks.restore import check_ensemble, check_model_tile, load_sr_model
 
     if model == "bicubic":
+        check_ensemble("bicubic", self_ensemble)
         return "bicubic"
     device = ctx.torch_device()
     source = None if model == "auto" else ctx.model_source(model)
     net = cached_model("sr", source or f"sr-x{scale}", device, lambda: load_sr_model(source, scale, device=device), scale)
     check_model_tile(net, tile_argument(tile))
+    check_ensemble(net, self_ensemble)
     return net
 
 
@@ -41,7 +44,7 @@ def upscale_task(
     """Upscale an image 2, 3 or 4 times with a super-resolution network (alpha kept)."""
     from atelier.tasks.restore import upscale
 
-    net = load_upscaler(ctx, scale, model, tile)
+    net = load_upscaler(ctx, scale, model, tile, self_ensemble)
     ctx.report(0, 1, "upscaling")
     kwargs = {} if ctx.max_pixels is None else {"max_pixels": ctx.max_pixels}
     out = upscale(image, scale=scale, model=net, tile=tile_argument(tile), device=ctx.torch_device(),
